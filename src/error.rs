@@ -1,0 +1,89 @@
+//! The one error type of pidone. Each variant reads as one line for a human and
+//! knows the exit status it stands for; `main` prefixes `pidone: ` and exits.
+
+use nix::errno::Errno;
+use std::fmt;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Error {
+    /// Bad command line or environment: exit 2.
+    Usage(String),
+    /// The program could not be executed: 127 if not found, 126 otherwise (like a shell).
+    Exec { program: String, errno: Errno },
+    /// fork() failed: exit 1, as tini does.
+    Fork(Errno),
+    /// Any other system call that pidone cannot do without: exit 1.
+    Sys { op: &'static str, errno: Errno },
+}
+
+impl Error {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage(_) => 2,
+            Error::Exec { errno, .. } if not_found(*errno) => 127,
+            Error::Exec { .. } => 126,
+            Error::Fork(_) | Error::Sys { .. } => 1,
+        }
+    }
+}
+
+/// The errors a shell reports as "not found" (127); every other exec failure is 126.
+fn not_found(errno: Errno) -> bool {
+    matches!(errno, Errno::ENOENT | Errno::ENOTDIR | Errno::ENAMETOOLONG)
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Usage(msg) => f.write_str(msg),
+            Error::Exec { program, errno } => {
+                write!(f, "cannot execute '{program}': {}", errno.desc())
+            }
+            Error::Fork(errno) => {
+                let cause = match errno {
+                    Errno::EAGAIN => {
+                        " (the process limit was reached: RLIMIT_NPROC for this user, \
+                         or pids.max of the pids cgroup)"
+                    }
+                    Errno::ENOMEM => " (out of memory, or the memory cgroup's limit was reached)",
+                    _ => "",
+                };
+                write!(f, "cannot fork: {}{cause}", errno.desc())
+            }
+            Error::Sys { op, errno } => write!(f, "cannot {op}: {}", errno.desc()),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_errors_map_to_shell_codes() {
+        let e = |errno| Error::Exec {
+            program: "foo".into(),
+            errno,
+        };
+        assert_eq!(e(Errno::ENOENT).exit_code(), 127);
+        assert_eq!(e(Errno::EACCES).exit_code(), 126);
+        assert_eq!(e(Errno::ENOEXEC).exit_code(), 126);
+        assert_eq!(
+            e(Errno::ENOENT).to_string(),
+            "cannot execute 'foo': No such file or directory"
+        );
+    }
+
+    #[test]
+    fn fork_error_names_the_limit() {
+        let msg = Error::Fork(Errno::EAGAIN).to_string();
+        assert!(
+            msg.contains("RLIMIT_NPROC") && msg.contains("pids.max"),
+            "{msg}"
+        );
+        assert_eq!(Error::Fork(Errno::EAGAIN).exit_code(), 1);
+        assert_eq!(Error::Usage("x".into()).exit_code(), 2);
+    }
+}

@@ -1,0 +1,103 @@
+//! Collects exit statuses. Every zombie pidone is given, its own child and the
+//! orphans re-parented to it, is reaped with `waitpid(-1, WNOHANG)` until none is
+//! left; the main child's status becomes pidone's exit code (a signal death is 128+N).
+
+use libc::c_int;
+use log::{debug, warn};
+use nix::errno::Errno;
+use nix::unistd::Pid;
+
+/// The shell's convention: the exit code, or 128 + the signal that killed it.
+pub fn exit_code(status: c_int) -> i32 {
+    if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        libc::WEXITSTATUS(status)
+    }
+}
+
+/// The pid of some zombie child, without reaping it: `Ok(None)` when no child has
+/// exited yet, `Err(ECHILD)` when pidone has no child at all.
+fn peek() -> Result<Option<libc::pid_t>, Errno> {
+    // SAFETY: an all-zero siginfo_t is valid; waitid fills it or leaves si_pid 0.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+    // SAFETY: waitid with WNOWAIT only reads child state into a live local.
+    Errno::result(unsafe { libc::waitid(libc::P_ALL, 0, &mut info, flags) })?;
+    // SAFETY: si_pid is valid in the SIGCHLD layout waitid writes.
+    let pid = unsafe { info.si_pid() };
+    Ok((pid != 0).then_some(pid))
+}
+
+/// What one pass of reaping found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Reaped {
+    /// The main child's exit code, if it was among the reaped.
+    pub main: Option<i32>,
+    /// How many other processes were reaped.
+    pub others: usize,
+    /// No child of pidone is left at all (waitpid said ECHILD).
+    pub none_left: bool,
+}
+
+/// Reaps every zombie child without blocking. While the main child is unreaped
+/// each zombie is looked at before it is reaped, so that `last_rites` runs while
+/// the main child's zombie still holds its pid and process group id: nothing it
+/// signals can be a recycled pid. `warn_others` logs every other reaped process
+/// at warning level (tini's `-w`).
+pub fn reap_all(mut main: Option<Pid>, warn_others: bool, mut last_rites: impl FnMut()) -> Reaped {
+    let mut reaped = Reaped::default();
+    loop {
+        let target = match main.map(|m| (m, peek())) {
+            None => -1,
+            Some((_, Ok(None))) => return reaped,
+            Some((_, Err(errno))) => {
+                reaped.none_left = errno == Errno::ECHILD;
+                return reaped;
+            }
+            Some((m, Ok(Some(pid)))) => {
+                if pid == m.as_raw() {
+                    last_rites();
+                }
+                pid
+            }
+        };
+        let mut status: c_int = 0;
+        // SAFETY: waitpid writes the status into a live local.
+        let pid = unsafe { libc::waitpid(target, &mut status, libc::WNOHANG) };
+        if pid <= 0 {
+            reaped.none_left = pid < 0 && Errno::last() == Errno::ECHILD;
+            return reaped;
+        }
+        let code = exit_code(status);
+        if Some(Pid::from_raw(pid)) == main {
+            debug!("main child {pid} exited with status {code}");
+            reaped.main = Some(code);
+            main = None;
+        } else {
+            reaped.others += 1;
+            if warn_others {
+                warn!("reaped zombie process {pid} (status {code})");
+            } else {
+                debug!("reaped zombie process {pid} (status {code})");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_shell() {
+        // Raw wait statuses: exit code in bits 8..16, signal in the low 7 bits.
+        assert_eq!(exit_code(0), 0);
+        assert_eq!(exit_code(42 << 8), 42);
+        assert_eq!(exit_code(255 << 8), 255);
+        assert_eq!(exit_code(libc::SIGTERM), 143);
+        assert_eq!(exit_code(libc::SIGKILL), 137);
+        assert_eq!(exit_code(libc::SIGSEGV | 0x80), 139); // core dumped
+        assert_eq!(exit_code(libc::SIGRTMIN() + 1), 128 + libc::SIGRTMIN() + 1);
+    }
+}

@@ -1,0 +1,228 @@
+//! Signal numbers, names and sets, and the one blocking wait of the event loop.
+//! pidone installs no signal handler: it blocks every catchable signal and takes
+//! them one at a time with `sigtimedwait`, so no code ever runs in signal context.
+
+use libc::c_int;
+use nix::errno::Errno;
+use nix::sys::signal::Signal;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Instant;
+
+/// Synchronous fault signals: they report pidone's own faults, so they are never
+/// blocked (a blocked fault kills anyway) and never forwarded.
+const FAULTS: [c_int; 6] = [
+    libc::SIGSEGV,
+    libc::SIGBUS,
+    libc::SIGILL,
+    libc::SIGFPE,
+    libc::SIGTRAP,
+    libc::SIGSYS,
+];
+
+/// Every signal number the kernel knows, 1 to SIGRTMAX, including the two that
+/// glibc keeps for itself (32, 33): `spawn` resets them all in the child.
+pub fn all() -> std::ops::RangeInclusive<c_int> {
+    1..=libc::SIGRTMAX()
+}
+
+/// A set of signals (a thin owner of `sigset_t`).
+#[derive(Clone, Copy)]
+pub struct SignalSet(libc::sigset_t);
+
+impl SignalSet {
+    pub fn empty() -> Self {
+        let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+        // SAFETY: sigemptyset initialises the whole sigset_t it is given.
+        unsafe {
+            libc::sigemptyset(set.as_mut_ptr());
+            SignalSet(set.assume_init())
+        }
+    }
+
+    pub fn of(signals: &[c_int]) -> Self {
+        let mut set = Self::empty();
+        for &s in signals {
+            set.add(s);
+        }
+        set
+    }
+
+    /// What pidone takes over: every signal but KILL, STOP, the faults and glibc's
+    /// internal real-time pair (SIGRTMIN is 34 under glibc).
+    pub fn catchable() -> Self {
+        let mut set = Self::empty();
+        let standard = 1..32;
+        for s in standard.chain(libc::SIGRTMIN()..=libc::SIGRTMAX()) {
+            if s != libc::SIGKILL && s != libc::SIGSTOP && !FAULTS.contains(&s) {
+                set.add(s);
+            }
+        }
+        set
+    }
+
+    pub fn add(&mut self, signo: c_int) {
+        // SAFETY: self.0 is an initialised sigset_t; an invalid signo only returns EINVAL.
+        unsafe { libc::sigaddset(&mut self.0, signo) };
+    }
+
+    pub fn contains(&self, signo: c_int) -> bool {
+        // SAFETY: self.0 is an initialised sigset_t.
+        unsafe { libc::sigismember(&self.0, signo) == 1 }
+    }
+
+    /// Sets the calling thread's mask to exactly this set.
+    pub fn set_mask(&self) -> Result<(), Errno> {
+        // SAFETY: self.0 is a valid sigset_t; the old-mask pointer may be null.
+        let r = unsafe { libc::sigprocmask(libc::SIG_SETMASK, &self.0, std::ptr::null_mut()) };
+        Errno::result(r).map(drop)
+    }
+}
+
+/// A signal taken from the pending set, with who sent it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Received {
+    pub signo: c_int,
+    /// The sender's pid (0 when the kernel sent it).
+    pub sender: libc::pid_t,
+    /// `si_code`: SI_USER for kill(), SI_KERNEL for the kernel, ...
+    pub code: c_int,
+}
+
+/// Blocks until a signal of `set` is pending or `deadline` passes (`Ok(None)`).
+/// With no deadline it sleeps in the kernel for as long as it takes: no wakeups.
+pub fn wait(set: &SignalSet, deadline: Option<Instant>) -> Result<Option<Received>, Errno> {
+    loop {
+        let timeout = deadline.map(|d| {
+            let left = d.saturating_duration_since(Instant::now());
+            libc::timespec {
+                tv_sec: left.as_secs() as libc::time_t,
+                tv_nsec: left.subsec_nanos() as libc::c_long,
+            }
+        });
+        let ts = timeout.as_ref().map_or(std::ptr::null(), |t| t as *const _);
+        // SAFETY: an all-zero siginfo_t is a valid value to be overwritten.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: set, info and ts (null or a live local) are valid for the call.
+        let signo = unsafe { libc::sigtimedwait(&set.0, &mut info, ts) };
+        if signo > 0 {
+            // SAFETY: the kernel filled info for signal `signo`; si_pid is in every layout we get.
+            let sender = unsafe { info.si_pid() };
+            return Ok(Some(Received {
+                signo,
+                sender,
+                code: info.si_code,
+            }));
+        }
+        match Errno::last() {
+            Errno::EAGAIN => return Ok(None),
+            Errno::EINTR => continue,
+            e => return Err(e),
+        }
+    }
+}
+
+/// Takes one pending signal of `set` without sleeping.
+pub fn take_pending(set: &SignalSet) -> Result<Option<Received>, Errno> {
+    wait(set, Some(Instant::now()))
+}
+
+/// A signal number that prints as `TERM`, `RTMIN+3`, or the number itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Name(pub c_int);
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (min, max) = (libc::SIGRTMIN(), libc::SIGRTMAX());
+        match Signal::try_from(self.0) {
+            Ok(s) => f.write_str(&s.as_str()[3..]),
+            Err(_) if (min..=max).contains(&self.0) => write!(f, "RTMIN+{}", self.0 - min),
+            Err(_) => write!(f, "{}", self.0),
+        }
+    }
+}
+
+/// Parses `15`, `TERM`, `SIGTERM`, `sigterm`, `RTMIN+2`, `SIGRTMAX-1`.
+pub fn parse(text: &str) -> Result<c_int, String> {
+    let bad = || format!("invalid signal '{text}' (expected a name like TERM or a number)");
+    let upper = text.trim().to_ascii_uppercase();
+    let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
+    let (min, max) = (libc::SIGRTMIN(), libc::SIGRTMAX());
+    let signo = if let Ok(n) = bare.parse::<c_int>() {
+        n
+    } else if let Some(off) = bare.strip_prefix("RTMIN") {
+        min + rt_offset(off).ok_or_else(bad)?
+    } else if let Some(off) = bare.strip_prefix("RTMAX") {
+        max - rt_offset(off).map(|o| -o).ok_or_else(bad)?
+    } else {
+        Signal::from_str(&format!("SIG{bare}")).map_err(|_| bad())? as c_int
+    };
+    if (1..=max).contains(&signo) {
+        Ok(signo)
+    } else {
+        Err(bad())
+    }
+}
+
+/// `""` → 0, `"+3"` → 3, `"-1"` → -1.
+fn rt_offset(text: &str) -> Option<c_int> {
+    if text.is_empty() {
+        return Some(0);
+    }
+    let n: c_int = text[1..].parse().ok()?;
+    match text.as_bytes()[0] {
+        b'+' => Some(n),
+        b'-' => Some(-n),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_names_numbers_and_realtime() {
+        for text in ["15", "TERM", "SIGTERM", "sigterm", " Term "] {
+            assert_eq!(parse(text), Ok(libc::SIGTERM), "{text}");
+        }
+        assert_eq!(parse("RTMIN"), Ok(libc::SIGRTMIN()));
+        assert_eq!(parse("SIGRTMIN+3"), Ok(libc::SIGRTMIN() + 3));
+        assert_eq!(parse("rtmax-1"), Ok(libc::SIGRTMAX() - 1));
+        for bad in ["", "0", "65", "-1", "TERMS", "SIGFOO", "RTMIN*2", "RTMAX+1"] {
+            let err = parse(bad).unwrap_err();
+            assert!(err.contains(&format!("'{bad}'")), "{err}");
+        }
+    }
+
+    #[test]
+    fn names_print_without_sig_prefix() {
+        assert_eq!(Name(libc::SIGUSR1).to_string(), "USR1");
+        assert_eq!(Name(libc::SIGRTMIN() + 2).to_string(), "RTMIN+2");
+        assert_eq!(Name(32).to_string(), "32");
+    }
+
+    #[test]
+    fn catchable_excludes_kill_stop_faults_and_glibc_internals() {
+        let set = SignalSet::catchable();
+        for s in [
+            libc::SIGTERM,
+            libc::SIGCHLD,
+            libc::SIGTSTP,
+            libc::SIGPIPE,
+            libc::SIGRTMIN(),
+        ] {
+            assert!(set.contains(s), "{s}");
+        }
+        for s in [
+            libc::SIGKILL,
+            libc::SIGSTOP,
+            libc::SIGSEGV,
+            libc::SIGSYS,
+            32,
+            33,
+        ] {
+            assert!(!set.contains(s), "{s}");
+        }
+    }
+}

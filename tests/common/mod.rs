@@ -1,0 +1,313 @@
+//! Shared test harness: runs the real pidone binary as PID 1 of a new PID
+//! namespace (`unshare --pid --fork --mount-proc`), as a subreaper, or as a plain
+//! subprocess, and waits for events with generous bounds (never a fixed sleep).
+#![allow(dead_code)]
+
+use std::fs;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+pub const PIDONE: &str = env!("CARGO_BIN_EXE_pidone");
+
+/// The example toolbox `workload`, built by `cargo test` next to the binary.
+pub fn workload() -> String {
+    let bin = Path::new(PIDONE).parent().expect("target dir");
+    let path = bin.join("examples/workload");
+    assert!(
+        path.exists(),
+        "{} is missing: run the whole `cargo test`, which builds examples",
+        path.display()
+    );
+    path.to_string_lossy().into_owned()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum How {
+    /// PID 1 of a fresh PID namespace.
+    Pid1,
+    /// A plain subprocess with `-s`.
+    Subreaper,
+    /// A plain subprocess, no flags added.
+    Plain,
+}
+
+pub const BOTH: [How; 2] = [How::Pid1, How::Subreaper];
+
+/// Builds the command line for pidone run `how`, with `args` after it.
+pub fn command(how: How, args: &[&str]) -> Command {
+    let mut cmd = match how {
+        How::Pid1 => {
+            let mut c = Command::new("unshare");
+            c.args(["--pid", "--fork", "--mount-proc", PIDONE]);
+            c
+        }
+        How::Subreaper => {
+            let mut c = Command::new(PIDONE);
+            c.arg("-s");
+            c
+        }
+        How::Plain => Command::new(PIDONE),
+    };
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.env_remove("RUST_LOG");
+    cmd
+}
+
+pub struct Running {
+    child: Option<Child>,
+    how: How,
+    pub dir: TempDir,
+}
+
+pub struct Finished {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Starts pidone `how` with `args`; `{dir}` in an argument is replaced by a fresh
+/// temporary directory, `{w}` by the workload toolbox.
+pub fn start(how: How, args: &[&str]) -> Running {
+    start_with(how, args, |_| {})
+}
+
+pub fn start_with(how: How, args: &[&str], tweak: impl FnOnce(&mut Command)) -> Running {
+    let dir = TempDir::new();
+    let w = workload();
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| a.replace("{dir}", dir.path_str()).replace("{w}", &w))
+        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut cmd = command(how, &args);
+    tweak(&mut cmd);
+    let child = cmd.spawn().expect("spawn pidone");
+    Running {
+        child: Some(child),
+        how,
+        dir,
+    }
+}
+
+/// Runs pidone to completion.
+pub fn run(how: How, args: &[&str]) -> Finished {
+    start(how, args).finish()
+}
+
+impl Running {
+    /// pidone's pid as seen from here (under unshare it is unshare's child).
+    pub fn pid(&self) -> i32 {
+        let outer = self.child.as_ref().expect("running").id() as i32;
+        if self.how != How::Pid1 {
+            return outer;
+        }
+        let mut pid = 0;
+        wait_for("unshare to fork pidone", || {
+            let children = fs::read_to_string(format!("/proc/{outer}/task/{outer}/children"))
+                .unwrap_or_default();
+            pid = children
+                .split_whitespace()
+                .next()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0);
+            pid != 0
+        });
+        pid
+    }
+
+    pub fn signal(&self, signo: i32) {
+        // SAFETY: kill(2) on the pid of a process this test started and has not reaped.
+        assert_eq!(unsafe { libc::kill(self.pid(), signo) }, 0, "kill pidone");
+    }
+
+    /// The contents of `{dir}/name`, or "" if it does not exist yet.
+    pub fn read(&self, name: &str) -> String {
+        fs::read_to_string(self.dir.0.join(name)).unwrap_or_default()
+    }
+
+    pub fn wait_file(&self, name: &str) {
+        let path = self.dir.0.join(name);
+        wait_for(&format!("{} to appear", path.display()), || path.exists());
+    }
+
+    /// Waits until `{dir}/name` has a line equal to `line`.
+    pub fn wait_line(&self, name: &str, line: &str) {
+        wait_for(&format!("line {line:?} in {name}"), || {
+            self.read(name).lines().any(|l| l == line)
+        });
+    }
+
+    /// The pid a workload wrote to `{dir}/ROLE.pid` (waiting for ROLE.ready), as seen from here.
+    pub fn workload_pid(&self, role: &str) -> i32 {
+        self.wait_file(&format!("{role}.ready"));
+        let inner: i32 = self
+            .read(&format!("{role}.pid"))
+            .trim()
+            .parse()
+            .expect("pid file");
+        if self.how == How::Pid1 {
+            host_pid_of(inner, self.pid())
+        } else {
+            inner
+        }
+    }
+
+    pub fn finish(mut self) -> Finished {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let child = self.child.as_mut().expect("running");
+        while child.try_wait().expect("try_wait").is_none() {
+            assert!(Instant::now() < deadline, "pidone did not exit within 60 s");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let out = self
+            .child
+            .take()
+            .expect("running")
+            .wait_with_output()
+            .expect("output");
+        Finished {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// A test that failed half-way leaves nothing running: pidone's whole tree is killed.
+impl Drop for Running {
+    fn drop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let outer = child.id() as i32;
+        for pid in descendants(outer).into_iter().rev() {
+            // SAFETY: kill(2) on processes of the tree this test started.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// Maps a pid inside pidone's namespace to the host pid, by NSpid in /proc.
+fn host_pid_of(inner: i32, pidone: i32) -> i32 {
+    let mut found = 0;
+    wait_for(
+        &format!("pid {inner} of pidone's namespace in /proc"),
+        || {
+            found = descendants(pidone)
+                .into_iter()
+                .find(|&p| nspid(p) == Some(inner))
+                .unwrap_or(0);
+            found != 0
+        },
+    );
+    found
+}
+
+fn nspid(pid: i32) -> Option<i32> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("NSpid:"))?;
+    line.split_whitespace().last()?.parse().ok()
+}
+
+/// `pid`'s descendants, by following /proc/PID/task/TID/children.
+pub fn descendants(pid: i32) -> Vec<i32> {
+    let mut all = Vec::new();
+    let mut todo = vec![pid];
+    while let Some(p) = todo.pop() {
+        let children =
+            fs::read_to_string(format!("/proc/{p}/task/{p}/children")).unwrap_or_default();
+        for c in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+            all.push(c);
+            todo.push(c);
+        }
+    }
+    all
+}
+
+/// A field of /proc/PID/stat after the command name: 0 is the state, 1 the ppid.
+pub fn stat_field(pid: i32, index: usize) -> Option<String> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = stat.rsplit_once(')')?.1;
+    rest.split_whitespace().nth(index).map(str::to_owned)
+}
+
+/// A number from /proc/PID/status, e.g. `voluntary_ctxt_switches`.
+pub fn status_number(pid: i32, key: &str) -> u64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(&format!("{key}:")))
+        .expect("key");
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .expect("number")
+}
+
+/// Polls `done` every few milliseconds for up to 30 s; panics naming `what`.
+pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after 30 s waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Blocks and ignores signals in the process about to exec, before it execs:
+/// what pidone inherits from a careless parent.
+pub fn careless_parent(cmd: &mut Command, blocked: &[i32], ignored: &[i32]) {
+    let (blocked, ignored) = (blocked.to_vec(), ignored.to_vec());
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for &s in &blocked {
+                libc::sigaddset(&mut set, s);
+            }
+            libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            for &s in &ignored {
+                libc::signal(s, libc::SIG_IGN);
+            }
+            Ok(())
+        });
+    }
+}
+
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("pidone-test-{}-{n}", std::process::id()));
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir_all(&path).expect("create temp dir");
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn path_str(&self) -> &str {
+        self.0.to_str().expect("utf-8 temp dir")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
