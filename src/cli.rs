@@ -1,38 +1,95 @@
-//! The command line and its environment variables, turned into a `Config`.
-//! Everything after the command belongs to the command, even `-v` or `--help`.
+//! The command line and its environment variables, turned into a `Config`. The
+//! options are a superset of tini's and dumb-init's, with the same meanings, so
+//! that pidone can replace either binary. Everything after the command belongs
+//! to the command, even `-v` or `--help`.
 
 use crate::error::Error;
+use crate::signals::{self, Rewrites};
 use clap::Parser;
 use clap::builder::BoolishValueParser;
+use libc::c_int;
+use log::LevelFilter;
 use std::ffi::OsString;
+use std::time::Duration;
 
 /// What pidone was asked to do.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
-    /// The workload: program and arguments.
+    /// The workload: program and arguments (empty in pause mode).
     pub command: Vec<OsString>,
+    pub pause: bool,
     pub subreaper: bool,
     pub single_child: bool,
-    pub verbosity: u8,
+    pub pdeathsig: Option<c_int>,
+    pub log_level: LevelFilter,
     pub warn_on_reap: bool,
+    /// Exit codes of the workload that pidone turns into 0 (tini's -e).
+    pub expect_exit: Vec<u8>,
+    pub rewrites: Rewrites,
+    pub grace: Option<Duration>,
+    pub stop_delay: Option<Duration>,
+    pub wait_all: bool,
 }
 
-const USAGE: &str = "pidone [OPTIONS] [--] COMMAND [ARG]...";
+const USAGE: &str = "pidone [OPTIONS] [--] COMMAND [ARG]...\n       pidone --pause [OPTIONS]";
+
+const VERSION: &str = concat!(
+    "version ",
+    env!("CARGO_PKG_VERSION"),
+    " - git.",
+    env!("PIDONE_GIT_COMMIT")
+);
 
 const AFTER_HELP: &str = "\
-Environment:
-  PIDONE_SUBREAPER=1    same as --subreaper (1/0, true/false, yes/no, on/off)
-  RUST_LOG=LEVEL        log filter (error, warn, info, debug, trace); overrides -v
+Environment (each option has a PIDONE_ variable; booleans take 1/0, true/false, yes/no, on/off):
+  PIDONE_SUBREAPER, PIDONE_PDEATHSIG, PIDONE_VERBOSITY (0 errors .. 4 trace; default 1),
+  PIDONE_WARN_ON_REAP, PIDONE_PROCESS_GROUP, PIDONE_EXPECT_EXIT (comma-separated),
+  PIDONE_SINGLE_CHILD, PIDONE_REWRITE (comma-separated FROM:TO), PIDONE_PAUSE,
+  PIDONE_GRACE_PERIOD, PIDONE_WAIT_ALL, PIDONE_STOP_DELAY
+  TINI_SUBREAPER, TINI_KILL_PROCESS_GROUP   as tini, but parsed as booleans (=0 is off)
+  TINI_VERBOSITY=N                           as tini: 0 errors, 1 warnings (default) .. 4
+  DUMB_INIT_SETSID=0                         as dumb-init: same as --single-child
+  RUST_LOG=FILTER                            log filter (error .. trace); overrides the rest
+
+Signals are names or numbers: TERM, SIGTERM, sigterm, 15, RTMIN+2.
+Durations: 500ms, 10s, 2m, 1h (a bare number is seconds).
 
 Exit status:
-  the workload's exit code, or 128+N when signal N killed it;
+  the workload's exit code, or 128+N when signal N killed it (--expect-exit maps codes to 0);
   126 the command was found but cannot be executed; 127 it was not found;
-  2 usage error; 1 pidone itself failed (e.g. fork: process limit reached).";
+  2 usage error; 1 pidone itself failed (e.g. fork: the process limit was reached).";
+
+const LICENSE: &str = "\
+pidone is distributed under the MIT License:
+
+Permission is hereby granted, free of charge, to any person obtaining a copy of
+this software and associated documentation files (the \"Software\"), to deal in
+the Software without restriction, including without limitation the rights to
+use, copy, modify, merge, publish, distribute, sublicense, and/or sell copies of
+the Software, and to permit persons to whom the Software is furnished to do so,
+subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all
+copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED \"AS IS\", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY, FITNESS
+FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR
+COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER
+IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT OF OR IN
+CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.";
+
+/// A boolean flag that its environment variable can also set.
+macro_rules! flag {
+    () => {
+        BoolishValueParser::new()
+    };
+}
 
 #[derive(Parser, Debug)]
 #[command(
     name = "pidone",
-    version,
+    version = VERSION,
     override_usage = USAGE,
     about = "A small PID 1 for containers: runs COMMAND, forwards signals to it, reaps zombies, \
              exits with its status.",
@@ -40,42 +97,193 @@ Exit status:
 )]
 struct Args {
     /// Register as a child subreaper (PR_SET_CHILD_SUBREAPER): orphans of the
-    /// workload are re-parented to pidone and reaped even when it is not PID 1.
-    #[arg(short = 's', long, env = "PIDONE_SUBREAPER", value_parser = BoolishValueParser::new(), num_args = 0, default_missing_value = "true", default_value = "false")]
+    /// workload are re-parented to pidone and reaped even when it is not PID 1 (tini -s)
+    #[arg(short = 's', long, env = "PIDONE_SUBREAPER", value_parser = flag!(), num_args = 0, default_missing_value = "true", default_value = "false")]
     subreaper: bool,
 
-    /// Run the child in pidone's own session and forward signals to the child
-    /// only, not to its process group (dumb-init's -c).
-    #[arg(short = 'c', long)]
-    single_child: bool,
+    /// Signal pidone gets when its parent dies (PR_SET_PDEATHSIG); forwarded like any other (tini -p)
+    #[arg(short = 'p', long, value_name = "SIG", env = "PIDONE_PDEATHSIG", value_parser = signals::parse)]
+    pdeathsig: Option<c_int>,
 
-    /// Log more: -v info, -vv debug, -vvv trace. Default: warnings and errors only.
+    /// Log more: -v info, -vv debug, -vvv trace. Default: warnings and errors only
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     verbose: u8,
 
-    /// The program to run and its arguments.
+    /// Log each reaped zombie that is not the main child as a warning (tini -w)
+    #[arg(short = 'w', long, env = "PIDONE_WARN_ON_REAP", value_parser = flag!(), num_args = 0, default_missing_value = "true", default_value = "false")]
+    warn_on_reap: bool,
+
+    /// Signal the child's whole process group: pidone's default, accepted for tini's -g
+    #[arg(short = 'g', long, env = "PIDONE_PROCESS_GROUP", value_parser = flag!(), num_args = 0, default_missing_value = "true", default_value = "false")]
+    process_group: bool,
+
+    /// Exit 0 when the workload's status is CODE (0-255, 143 for a TERM death); repeatable (tini -e)
+    #[arg(
+        short = 'e',
+        long,
+        value_name = "CODE",
+        env = "PIDONE_EXPECT_EXIT",
+        value_delimiter = ','
+    )]
+    expect_exit: Vec<u8>,
+
+    /// Print pidone's license and exit (tini -l)
+    #[arg(short = 'l', long)]
+    license: bool,
+
+    /// Keep the child in pidone's session and signal the child only, not its
+    /// process group (dumb-init -c)
+    #[arg(short = 'c', long, env = "PIDONE_SINGLE_CHILD", value_parser = flag!(), num_args = 0, default_missing_value = "true", default_value = "false", conflicts_with = "process_group")]
+    single_child: bool,
+
+    /// Forward signal FROM as TO; TO=0 drops FROM. Repeatable (dumb-init -r), e.g. -r TERM:QUIT
+    #[arg(short = 'r', long, value_name = "FROM:TO", env = "PIDONE_REWRITE", value_delimiter = ',', value_parser = signals::parse_rewrite)]
+    rewrite: Vec<(c_int, c_int)>,
+
+    /// Run no workload: sleep, reap orphans, exit 0 on INT or TERM (a pod's pause process; catatonit -P)
+    #[arg(short = 'P', long, env = "PIDONE_PAUSE", value_parser = flag!(), num_args = 0, default_missing_value = "true", default_value = "false")]
+    pause: bool,
+
+    /// After forwarding TERM, INT, QUIT or HUP, SIGKILL everything if the workload
+    /// is still there after DURATION; also bounds --wait-all and the wait for
+    /// leftovers (default: no escalation; leftovers get 2s)
+    #[arg(short = 't', long, value_name = "DURATION", env = "PIDONE_GRACE_PERIOD", value_parser = parse_duration)]
+    grace_period: Option<Duration>,
+
+    /// When the workload exits, wait for every other process to exit instead of
+    /// terminating them; signals go to all of them meanwhile
+    #[arg(long, env = "PIDONE_WAIT_ALL", value_parser = flag!(), num_args = 0, default_missing_value = "true", default_value = "false")]
+    wait_all: bool,
+
+    /// Hold the first TERM/INT/QUIT/HUP for DURATION before forwarding it (time for
+    /// a load balancer to deregister); a second one is forwarded at once
+    #[arg(long, value_name = "DURATION", env = "PIDONE_STOP_DELAY", value_parser = parse_duration)]
+    stop_delay: Option<Duration>,
+
+    /// The program to run and its arguments
     #[arg(value_name = "COMMAND", trailing_var_arg = true)]
     command: Vec<OsString>,
 }
 
-/// Parses the arguments (with the program name first). `--help` and `--version`
-/// print and exit 0 here; any usage error becomes `Error::Usage` (exit 2).
+/// Parses the arguments (with the program name first) and the environment.
+/// `--help`, `--version` and `--license` print and exit 0 here; any usage error
+/// becomes `Error::Usage` (exit 2).
 pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Config, Error> {
     let args = match Args::try_parse_from(args) {
         Ok(args) => args,
         Err(e) if e.use_stderr() => return Err(usage(&e)),
         Err(e) => e.exit(), // --help, --version: print and exit 0
     };
-    if args.command.is_empty() {
-        return Err(Error::Usage(format!("no command given (usage: {USAGE})")));
+    if args.license {
+        println!("{LICENSE}");
+        std::process::exit(0);
     }
+    match (args.pause, args.command.is_empty()) {
+        (false, true) => {
+            return Err(Error::Usage(format!(
+                "no command given (usage: {})",
+                USAGE.lines().next().unwrap_or("")
+            )));
+        }
+        (true, false) => {
+            return Err(Error::Usage(
+                "--pause runs no command, but one was given".into(),
+            ));
+        }
+        _ => {}
+    }
+    let verbosity = match (
+        env_number("PIDONE_VERBOSITY")?,
+        env_number("TINI_VERBOSITY")?,
+    ) {
+        (Some(n), _) | (None, Some(n)) => n,
+        (None, None) => 1,
+    };
+    // Accepted for tini compatibility (a group is pidone's default), but checked.
+    env_bool("TINI_KILL_PROCESS_GROUP")?;
     Ok(Config {
         command: args.command,
-        subreaper: args.subreaper,
-        single_child: args.single_child,
-        verbosity: args.verbose,
-        warn_on_reap: false,
+        pause: args.pause,
+        subreaper: args.subreaper || env_bool("TINI_SUBREAPER")?,
+        single_child: args.single_child || !env_bool_default("DUMB_INIT_SETSID", true)?,
+        pdeathsig: args.pdeathsig,
+        log_level: log_level(verbosity.saturating_add(u32::from(args.verbose))),
+        warn_on_reap: args.warn_on_reap,
+        expect_exit: args.expect_exit,
+        rewrites: Rewrites(args.rewrite),
+        grace: args.grace_period,
+        stop_delay: args.stop_delay,
+        wait_all: args.wait_all,
     })
+}
+
+/// tini's scale: 0 errors, 1 warnings (the default), 2 info, 3 debug, 4 trace.
+fn log_level(verbosity: u32) -> LevelFilter {
+    match verbosity {
+        0 => LevelFilter::Error,
+        1 => LevelFilter::Warn,
+        2 => LevelFilter::Info,
+        3 => LevelFilter::Debug,
+        _ => LevelFilter::Trace,
+    }
+}
+
+/// `500ms`, `10s`, `1.5s`, `2m`, `1h`; a bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("invalid duration '{text}' (expected e.g. 500ms, 10s, 2m)");
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: f64 = number.parse().map_err(|_| bad())?;
+    let scale = match unit {
+        "ms" => 0.001,
+        "" | "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(bad()),
+    };
+    Duration::try_from_secs_f64(number * scale).map_err(|_| bad())
+}
+
+fn env_value(name: &str) -> Result<Option<String>, Error> {
+    match std::env::var(name) {
+        Ok(v) => Ok(Some(v)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(_) => Err(Error::Usage(format!("{name} is not valid UTF-8"))),
+    }
+}
+
+/// A boolean variable; unset is false. tini enables on mere presence; pidone
+/// reads the value, so `TINI_SUBREAPER=0` is off.
+fn env_bool(name: &str) -> Result<bool, Error> {
+    env_bool_default(name, false)
+}
+
+fn env_bool_default(name: &str, unset: bool) -> Result<bool, Error> {
+    let Some(value) = env_value(name)? else {
+        return Ok(unset);
+    };
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" | "y" | "t" => Ok(true),
+        "0" | "false" | "no" | "off" | "n" | "f" | "" => Ok(false),
+        _ => Err(Error::Usage(format!(
+            "invalid value '{value}' for {name} (expected 1/0, true/false, yes/no, on/off)"
+        ))),
+    }
+}
+
+fn env_number(name: &str) -> Result<Option<u32>, Error> {
+    let Some(value) = env_value(name)? else {
+        return Ok(None);
+    };
+    let bad = || {
+        Error::Usage(format!(
+            "invalid value '{value}' for {name} (expected a number)"
+        ))
+    };
+    value.trim().parse().map(Some).map_err(|_| bad())
 }
 
 /// clap's error as one line: its first line, without the `error: ` prefix.
@@ -106,13 +314,70 @@ mod tests {
     fn flags_after_the_command_belong_to_it() {
         let config = parse_str(&["-s", "ls", "-l", "-v", "--help"]).unwrap();
         assert!(config.subreaper);
-        assert_eq!(config.verbosity, 0);
+        assert_eq!(config.log_level, LevelFilter::Warn);
         assert_eq!(command(&config), ["ls", "-l", "-v", "--help"]);
         let config = parse_str(&["-vv", "--", "-weird", "-c"]).unwrap();
         assert_eq!(
-            (config.verbosity, command(&config)),
-            (2, vec!["-weird", "-c"])
+            (config.log_level, command(&config)),
+            (LevelFilter::Debug, vec!["-weird", "-c"])
         );
+    }
+
+    #[test]
+    fn tini_and_dumb_init_flags_mean_what_they_mean_there() {
+        let c = parse_str(&[
+            "-s", "-p", "SIGKILL", "-w", "-g", "-e", "143", "-e", "3", "--", "x",
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.subreaper, c.pdeathsig, c.warn_on_reap),
+            (true, Some(libc::SIGKILL), true)
+        );
+        assert_eq!(c.expect_exit, [143, 3]);
+        let c = parse_str(&["-c", "-r", "15:3", "--rewrite", "TERM:0", "-v", "x"]).unwrap();
+        assert!(c.single_child);
+        assert_eq!(c.rewrites, Rewrites(vec![(15, 3), (15, 0)]));
+        let c = parse_str(&["-t", "1500ms", "--stop-delay", "2", "--wait-all", "x"]).unwrap();
+        assert_eq!(
+            (c.grace, c.stop_delay, c.wait_all),
+            (
+                Some(Duration::from_millis(1500)),
+                Some(Duration::from_secs(2)),
+                true
+            )
+        );
+        assert!(parse_str(&["--pause"]).unwrap().pause);
+        assert!(parse_str(&["-P"]).unwrap().pause);
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors_naming_the_value() {
+        for (args, needle) in [
+            (&["-p", "SIGFOO", "x"][..], "'SIGFOO'"),
+            (&["-r", "TERM", "x"][..], "'TERM'"),
+            (&["-r", "KILL:TERM", "x"][..], "KILL"),
+            (&["-t", "10x", "x"][..], "'10x'"),
+            (&["--stop-delay", "soon", "x"][..], "'soon'"),
+            (&["-e", "256", "x"][..], "'256'"),
+            (&["--pause", "x"][..], "--pause"),
+            (&["-c", "-g", "x"][..], "--single-child"),
+        ] {
+            let err = parse_str(args).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+            assert!(err.to_string().contains(needle), "{args:?}: {err}");
+            assert!(!err.to_string().contains('\n'), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        for bad in ["", "s", "10x", "-1s", "1e3", "ten"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

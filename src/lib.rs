@@ -3,13 +3,16 @@
 //! lands on it, and exits with the workload's status.
 //!
 //! Modules, one concern each: `cli` (arguments → `Config`), `signals` (sets,
-//! names, the blocking wait), `terminal` (who gets the tty), `spawn` (fork/exec),
-//! `reap` (waitpid, exit codes), `supervisor` (the event loop), `logging`.
+//! names, rewrites, the blocking wait), `terminal` (who gets the tty), `spawn`
+//! (fork/exec), `reap` (waitpid, exit codes), `supervisor` (the event loop),
+//! `shutdown` (leftovers: TERM, grace, KILL), `pause` (pause mode), `logging`.
 
 pub mod cli;
 pub mod error;
 pub mod logging;
+pub mod pause;
 pub mod reap;
+pub mod shutdown;
 pub mod signals;
 pub mod spawn;
 pub mod supervisor;
@@ -21,7 +24,7 @@ pub use error::Error;
 use log::warn;
 use nix::unistd::getpid;
 use signals::SignalSet;
-use supervisor::{Mode, Supervisor};
+use supervisor::{Mode, Policy, Supervisor};
 
 /// Blocks every catchable signal. `main` calls this before anything else, so a
 /// signal sent to pidone at any later moment waits in the pending set until the
@@ -35,9 +38,12 @@ pub fn take_signals() -> Result<SignalSet, Error> {
     Ok(set)
 }
 
-/// Runs the workload under pidone and returns the exit code pidone should exit with.
+/// Runs the workload (or pause mode) and returns the code pidone should exit with.
 pub fn run(config: &Config, signals: SignalSet) -> Result<i32, Error> {
     let self_pid = getpid().as_raw();
+    if let Some(signo) = config.pdeathsig {
+        set_pdeathsig(signo)?;
+    }
     if config.subreaper {
         nix::sys::prctl::set_child_subreaper(true).map_err(|errno| Error::Sys {
             op: "become a child subreaper",
@@ -45,24 +51,50 @@ pub fn run(config: &Config, signals: SignalSet) -> Result<i32, Error> {
         })?;
     } else if self_pid != 1 {
         warn!(
-            "not running as PID 1 and not a subreaper (-s): orphans of the workload will not be reaped by pidone"
+            "not running as PID 1 and not a subreaper (-s): orphans will not be reaped by pidone"
         );
+    }
+    if config.pause {
+        return pause::run(&signals, config.warn_on_reap);
     }
     let session = !config.single_child;
     let terminal = terminal::prepare(session);
     let child = spawn::spawn(&config.command, spawn::Setup { session, terminal })?;
     spawn::let_go();
     let job_control = terminal.pidone_keeps_it && self_pid != 1;
+    let reaper = config.subreaper || self_pid == 1;
     let mode = Mode {
         session,
         job_control,
+        reaper,
         self_pid,
     };
-    Supervisor {
-        mode,
-        child,
-        signals,
+    let policy = Policy {
+        rewrites: config.rewrites.clone(),
+        grace: config.grace,
+        stop_delay: config.stop_delay,
+        wait_all: config.wait_all,
         warn_on_reap: config.warn_on_reap,
+    };
+    let code = Supervisor::new(mode, policy, signals, child).run()?;
+    Ok(reap::expected(code, &config.expect_exit))
+}
+
+/// PR_SET_PDEATHSIG, and the signal at once if the parent is already gone
+/// (re-parented before the prctl took effect).
+fn set_pdeathsig(signo: libc::c_int) -> Result<(), Error> {
+    let parent = nix::unistd::getppid();
+    // SAFETY: prctl(PR_SET_PDEATHSIG) takes a signal number and affects only us.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, signo as libc::c_ulong) } != 0 {
+        let errno = nix::errno::Errno::last();
+        return Err(Error::Sys {
+            op: "set the parent-death signal",
+            errno,
+        });
     }
-    .run()
+    if nix::unistd::getppid() != parent {
+        // SAFETY: kill on our own pid; the signal is blocked and taken by the loop.
+        unsafe { libc::kill(getpid().as_raw(), signo) };
+    }
+    Ok(())
 }

@@ -1,17 +1,12 @@
 //! Log lines on stderr, each prefixed `pidone:`. Quiet unless something is wrong
-//! (warnings and errors); `-v` adds info, `-vv` debug, `-vvv` trace; `RUST_LOG`
-//! overrides. Nothing here is called from signal context: pidone has none.
+//! (warnings and errors); the level comes from `cli` (-v, PIDONE_VERBOSITY,
+//! TINI_VERBOSITY) and `RUST_LOG` overrides it. Nothing here runs in signal
+//! context: pidone has none.
 
 use log::{Level, LevelFilter};
 use std::io::Write;
 
-pub fn init(verbosity: u8) {
-    let level = match verbosity {
-        0 => LevelFilter::Warn,
-        1 => LevelFilter::Info,
-        2 => LevelFilter::Debug,
-        _ => LevelFilter::Trace,
-    };
+pub fn init(level: LevelFilter) {
     let mut builder = env_logger::Builder::new();
     builder.filter_level(level);
     if let Ok(filters) = std::env::var("RUST_LOG") {

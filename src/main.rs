@@ -8,7 +8,7 @@ fn main() {
         Ok(config) => config,
         Err(e) => fail(e),
     };
-    pidone::logging::init(config.verbosity);
+    pidone::logging::init(config.log_level);
     match signals.and_then(|signals| pidone::run(&config, signals)) {
         Ok(code) => exit(code),
         Err(e) => fail(e),

@@ -177,6 +177,38 @@ fn rt_offset(text: &str) -> Option<c_int> {
     }
 }
 
+/// dumb-init's `-r FROM:TO` table: what a received signal is forwarded as;
+/// 0 means it is dropped. The last rule for a signal wins.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rewrites(pub Vec<(c_int, c_int)>);
+
+impl Rewrites {
+    pub fn get(&self, from: c_int) -> Option<c_int> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(f, _)| *f == from)
+            .map(|&(_, to)| to)
+    }
+}
+
+/// Parses one rewrite rule: `15:3`, `TERM:QUIT`, `sigterm:0`. FROM must be a
+/// signal pidone can receive and forward: not KILL, STOP, CHLD or a fault.
+pub fn parse_rewrite(text: &str) -> Result<(c_int, c_int), String> {
+    let (from, to) = text.split_once(':').ok_or_else(|| {
+        format!("invalid rewrite '{text}' (expected FROM:TO, e.g. 15:3 or TERM:QUIT)")
+    })?;
+    let from = parse(from)?;
+    let to = if to.trim() == "0" { 0 } else { parse(to)? };
+    if !SignalSet::catchable().contains(from) || from == libc::SIGCHLD {
+        return Err(format!(
+            "invalid rewrite '{text}': {} is never forwarded",
+            Name(from)
+        ));
+    }
+    Ok((from, to))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,6 +225,30 @@ mod tests {
             let err = parse(bad).unwrap_err();
             assert!(err.contains(&format!("'{bad}'")), "{err}");
         }
+    }
+
+    #[test]
+    fn rewrites_parse_and_the_last_rule_wins() {
+        assert_eq!(parse_rewrite("15:3"), Ok((libc::SIGTERM, libc::SIGQUIT)));
+        assert_eq!(
+            parse_rewrite("term:SIGQUIT"),
+            Ok((libc::SIGTERM, libc::SIGQUIT))
+        );
+        assert_eq!(parse_rewrite("TERM:0"), Ok((libc::SIGTERM, 0)));
+        for bad in [
+            "15",
+            "15:",
+            ":3",
+            "KILL:TERM",
+            "CHLD:TERM",
+            "SEGV:TERM",
+            "TERM:99",
+        ] {
+            assert!(parse_rewrite(bad).is_err(), "{bad}");
+        }
+        let table = Rewrites(vec![(libc::SIGTERM, libc::SIGQUIT), (libc::SIGTERM, 0)]);
+        assert_eq!(table.get(libc::SIGTERM), Some(0));
+        assert_eq!(table.get(libc::SIGINT), None);
     }
 
     #[test]

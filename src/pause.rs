@@ -1,0 +1,28 @@
+//! Pause mode, for the sandbox process of a pod: no workload. pidone sleeps in
+//! the kernel, reaps every orphan that lands on it (other containers of the pod
+//! share its PID namespace) and exits 0 on INT or TERM. Nothing else stops it.
+
+use crate::error::Error;
+use crate::reap;
+use crate::signals::{self, Name, SignalSet};
+use log::{debug, info};
+
+pub fn run(signals: &SignalSet, warn_on_reap: bool) -> Result<i32, Error> {
+    loop {
+        let sig = signals::wait(signals, None).map_err(|errno| Error::Sys {
+            op: "wait for signals",
+            errno,
+        })?;
+        match sig.map(|s| (s.signo, s.sender)) {
+            Some((libc::SIGCHLD, _)) => {
+                reap::reap_all(None, warn_on_reap, || {});
+            }
+            Some((signo @ (libc::SIGINT | libc::SIGTERM), sender)) => {
+                info!("received {} from pid {sender}: exiting", Name(signo));
+                return Ok(0);
+            }
+            Some((signo, sender)) => debug!("ignored {} from pid {sender}", Name(signo)),
+            None => {}
+        }
+    }
+}
