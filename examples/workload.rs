@@ -5,9 +5,15 @@
 //! workload raise SIGNAL              die of SIGNAL (default action: TERM, KILL, SEGV, ...)
 //! workload record DIR [--grandchild] log each signal received to DIR/child.log (and a
 //!                                    grandchild in the same process group to
-//!                                    DIR/grandchild.log); exit 0 on TERM
-//! workload orphans N                 leave N orphans that exit at once, then wait until
-//!                                    pidone (the parent) has reaped every one of them
+//!                                    DIR/grandchild.log); exit 0 on TERM or QUIT
+//! workload stubborn DIR              the same, but only KILL ends it
+//! workload leave DIR                 leave three processes behind and exit 3: "polite"
+//!                                    (ends on TERM), "stubborn" (needs KILL) and a
+//!                                    setsid'd, double-forked "daemon" (needs KILL)
+//! workload daemon DIR                double-fork a setsid'd "daemon" that records
+//!                                    signals (ends on TERM), then exit 7
+//! workload orphans N [REAPER]        leave N orphans that exit at once, then wait until
+//!                                    REAPER (default: our parent) has reaped them all
 //! ```
 //! Each mode writes `DIR/ROLE.pid` and then `DIR/ROLE.ready` once it is set up.
 
@@ -25,17 +31,34 @@ fn main() {
     match arg(0) {
         "exit" => exit(arg(1).parse().unwrap_or_else(|_| usage())),
         "raise" => raise(signals::parse(arg(1)).unwrap_or_else(|e| die(&e))),
-        "record" => record(
-            Path::new(arg(1)),
-            args.get(2).is_some_and(|a| a == "--grandchild"),
+        "record" => {
+            let grandchild = args.get(2).is_some_and(|a| a == "--grandchild");
+            // SAFETY: single-threaded; the child only continues this program.
+            let role = if grandchild && unsafe { libc::fork() } == 0 {
+                "grandchild"
+            } else {
+                "child"
+            };
+            record(Path::new(arg(1)), role, false)
+        }
+        "stubborn" => record(Path::new(arg(1)), "child", true),
+        "leave" => leave(Path::new(arg(1))),
+        "daemon" => {
+            spawn(Path::new(arg(1)), "daemon", false, true);
+            exit(7)
+        }
+        "orphans" => orphans(
+            arg(1).parse().unwrap_or_else(|_| usage()),
+            args.get(2).and_then(|r| r.parse().ok()),
         ),
-        "orphans" => orphans(arg(1).parse().unwrap_or_else(|_| usage())),
         _ => usage(),
     }
 }
 
 fn usage() -> ! {
-    die("usage: workload exit CODE | raise SIGNAL | record DIR [--grandchild] | orphans N")
+    die(
+        "usage: workload exit CODE | raise SIGNAL | record DIR [--grandchild] | stubborn DIR | leave DIR | daemon DIR | orphans N [REAPER]",
+    )
 }
 
 fn die(msg: &str) -> ! {
@@ -59,15 +82,10 @@ fn raise(signo: i32) -> ! {
     die("the signal did not kill me")
 }
 
-fn record(dir: &Path, grandchild: bool) -> ! {
+/// Logs every signal but CHLD to DIR/ROLE.log; exits 0 on TERM or QUIT unless stubborn.
+fn record(dir: &Path, role: &str, stubborn: bool) -> ! {
     let set = SignalSet::catchable();
     set.set_mask().unwrap_or_else(|e| die(e.desc()));
-    // SAFETY: this example is single-threaded; the child only continues this function.
-    let role = if grandchild && unsafe { libc::fork() } == 0 {
-        "grandchild"
-    } else {
-        "child"
-    };
     ready(dir, role);
     let mut log = OpenOptions::new()
         .create(true)
@@ -82,18 +100,45 @@ fn record(dir: &Path, grandchild: bool) -> ! {
             continue;
         }
         let _ = writeln!(log, "{}", Name(sig.signo));
-        if sig.signo == libc::SIGTERM {
+        if !stubborn && matches!(sig.signo, libc::SIGTERM | libc::SIGQUIT) {
             exit(0);
         }
     }
+}
+
+/// Starts a recorder in a new process (setsid'd and double-forked if `daemon`)
+/// and waits until it is ready.
+fn spawn(dir: &Path, role: &str, stubborn: bool, daemon: bool) {
+    // SAFETY: single-threaded; children only continue this program.
+    unsafe {
+        if libc::fork() == 0 {
+            if daemon && (libc::setsid() < 0 || libc::fork() != 0) {
+                libc::_exit(0);
+            }
+            record(dir, role, stubborn);
+        }
+    }
+    let ready = dir.join(format!("{role}.ready"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ready.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn leave(dir: &Path) -> ! {
+    spawn(dir, "polite", false, false);
+    spawn(dir, "stubborn", true, false);
+    spawn(dir, "daemon", true, true);
+    exit(3)
 }
 
 /// Leaves `n` orphans behind: an intermediate process forks them and exits; they
 /// all exit together once it is gone, so they land on pidone as a burst. One of
 /// them reports who its parent is then. Exits 0 once no child of our parent but
 /// us is left in /proc (zombie or not), 1 if some remain after 30 s, 2 if the
-/// orphans were re-parented to some other process than our parent.
-fn orphans(n: usize) -> ! {
+/// orphans were re-parented to another process than `reaper` (default: our parent;
+/// 1 when injected into a namespace from outside, where our parent is invisible).
+fn orphans(n: usize, reaper: Option<i32>) -> ! {
     let (gate_r, gate_w) = nix::unistd::pipe().unwrap_or_else(|e| die(e.desc()));
     let (report_r, report_w) = nix::unistd::pipe().unwrap_or_else(|e| die(e.desc()));
     // SAFETY: single-threaded; the children only make raw syscalls and _exit.
@@ -105,6 +150,15 @@ fn orphans(n: usize) -> ! {
                     let mut byte = [0u8; 1];
                     let _ = nix::unistd::read(&gate_r, &mut byte);
                     if i == 0 {
+                        // The gate opens when the intermediate closes its files,
+                        // a moment before the kernel re-parents us.
+                        let intermediate = libc::getppid();
+                        for _ in 0..10_000 {
+                            if libc::getppid() != intermediate {
+                                break;
+                            }
+                            libc::usleep(1000);
+                        }
                         let _ = nix::unistd::write(&report_w, &libc::getppid().to_ne_bytes());
                     }
                     libc::_exit(0);
@@ -117,11 +171,11 @@ fn orphans(n: usize) -> ! {
     let _ = nix::sys::wait::wait();
     let mut buf = [0u8; 4];
     let _ = nix::unistd::read(&report_r, &mut buf);
-    let reaper = i32::from_ne_bytes(buf);
+    let got = i32::from_ne_bytes(buf);
     // SAFETY: getppid cannot fail.
-    let parent = unsafe { libc::getppid() };
-    if reaper != parent {
-        eprintln!("workload: orphans were re-parented to {reaper}, not to my parent {parent}");
+    let parent = reaper.unwrap_or_else(|| unsafe { libc::getppid() });
+    if got != parent {
+        eprintln!("workload: orphans were re-parented to {got}, not to {parent}");
         exit(2);
     }
     let deadline = Instant::now() + Duration::from_secs(30);

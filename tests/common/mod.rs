@@ -7,21 +7,27 @@ use std::fs;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 pub const PIDONE: &str = env!("CARGO_BIN_EXE_pidone");
 
-/// The example toolbox `workload`, built by `cargo test` next to the binary.
+/// The example toolbox `workload`, next to the binary. `cargo test --test X`
+/// does not build examples, so the first call builds it (a no-op when fresh),
+/// lest a filtered run use a stale one.
 pub fn workload() -> String {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--example", "workload"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("run cargo");
+        assert!(status.success(), "cargo build --example workload failed");
+    });
     let bin = Path::new(PIDONE).parent().expect("target dir");
-    let path = bin.join("examples/workload");
-    assert!(
-        path.exists(),
-        "{} is missing: run the whole `cargo test`, which builds examples",
-        path.display()
-    );
-    path.to_string_lossy().into_owned()
+    bin.join("examples/workload").to_string_lossy().into_owned()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,6 +75,8 @@ pub struct Finished {
     pub code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
+    /// The run's `{dir}`, kept until the results are read.
+    pub dir: TempDir,
 }
 
 /// Starts pidone `how` with `args`; `{dir}` in an argument is replaced by a fresh
@@ -175,6 +183,7 @@ impl Running {
             code: out.status.code(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            dir: std::mem::replace(&mut self.dir, TempDir::empty()),
         }
     }
 }
@@ -252,6 +261,16 @@ pub fn status_number(pid: i32, key: &str) -> u64 {
         .expect("number")
 }
 
+/// Waits until `pid` sleeps in rt_sigtimedwait: it has blocked its signals and
+/// waits for them (SigBlk reads 0 meanwhile: the wait unblocks what it waits for).
+pub fn wait_signal_wait(pid: i32) {
+    let call = libc::SYS_rt_sigtimedwait.to_string();
+    wait_for("pidone to wait for signals", || {
+        fs::read_to_string(format!("/proc/{pid}/syscall"))
+            .is_ok_and(|s| s.split_whitespace().next() == Some(call.as_str()))
+    });
+}
+
 /// Polls `done` every few milliseconds for up to 30 s; panics naming `what`.
 pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -297,6 +316,11 @@ impl TempDir {
         TempDir(path)
     }
 
+    /// A placeholder that owns nothing.
+    fn empty() -> Self {
+        TempDir(PathBuf::new())
+    }
+
     pub fn path(&self) -> &Path {
         &self.0
     }
@@ -308,6 +332,8 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
+        if !self.0.as_os_str().is_empty() {
+            let _ = fs::remove_dir_all(&self.0);
+        }
     }
 }
