@@ -1,0 +1,549 @@
+#!/usr/bin/env bash
+# The engine tier: pidone as PID 1 of real containers, in a real Docker engine.
+#
+# Builds the static pidone (`cargo build-static`) and four static examples, starts
+# a private dockerd (its own data and exec roots, socket, containerd, no network,
+# no iptables; `--init-path` is pidone), imports a test image with no registry
+# (an empty root filesystem with busybox and a few scripts), builds the runtime
+# stage of Dockerfile.example on it, and runs the cases below, each with a control
+# where one makes sense. Each case prints what it ran and measured, then PASS or
+# FAIL; the last line is "N passed, M failed". Exit status: 0 when all passed.
+#
+# Needs root, dockerd (Debian: docker.io) and a static /bin/busybox (busybox-static):
+# they are installed with apt-get when missing. When the engine cannot run here, the
+# tier is skipped with a reason, except under CI=true, where that is a failure.
+#
+#   bash tests/docker/run.sh
+set -uo pipefail
+
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+TRIPLE=x86_64-unknown-linux-gnu
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+[[ $TARGET_DIR = /* ]] || TARGET_DIR=$REPO/$TARGET_DIR
+BIN=$TARGET_DIR/$TRIPLE/release/pidone
+EXAMPLES_DIR=$TARGET_DIR/$TRIPLE/release/examples
+EXAMPLES=(graceful zombies daemonize ignore_term)
+BASE=pidone-e2e-base # busybox, no pidone, no entrypoint
+IMAGE=pidone-e2e     # Dockerfile.example's runtime stage on top of BASE
+ORPHANS=50
+
+say() { echo "engine tier: $*"; }
+
+# Gives up on the whole tier: a failure under CI, a skip elsewhere.
+unavailable() {
+    if [[ ${CI:-} = true ]]; then
+        say "FAIL: $* (CI=true: the engine tier must run)" >&2
+        exit 1
+    fi
+    say "SKIP: $*"
+    exit 0
+}
+
+# ---------------------------------------------------------------- prerequisites
+
+is_static() { [[ -x $1 ]] && ! ldd "$1" >/dev/null 2>&1; }
+
+install_missing() {
+    local missing=()
+    command -v dockerd >/dev/null || missing+=(docker.io)
+    is_static /bin/busybox || missing+=(busybox-static)
+    ((${#missing[@]} == 0)) && return 0
+    [[ $(id -u) = 0 ]] || unavailable "not root: cannot install ${missing[*]}"
+    say "installing ${missing[*]}"
+    if ! timeout 600 apt-get update -q >/dev/null ||
+        ! DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -q "${missing[@]}" >/dev/null; then
+        unavailable "apt-get install ${missing[*]} failed"
+    fi
+}
+
+[[ $(uname -s) = Linux ]] || unavailable "not Linux"
+[[ $(id -u) = 0 ]] || unavailable "not root: a Docker engine needs root"
+install_missing
+DOCKERD=${DOCKERD:-dockerd} # the engine to test; another build of dockerd may be given
+# docker.io's client speaks the daemon's API version; another docker on PATH may not.
+DOCKER=/usr/bin/docker
+[[ -x $DOCKER ]] || DOCKER=$(command -v docker) || unavailable "no docker client"
+
+# --------------------------------------------------------------------- build
+
+say "building: cargo build-static; cargo build-static --example ${EXAMPLES[*]}"
+example_args=()
+for e in "${EXAMPLES[@]}"; do example_args+=(--example "$e"); done
+(cd "$REPO" && timeout 1800 cargo build-static && timeout 1800 cargo build-static "${example_args[@]}") || {
+    say "FAIL: the static build failed" >&2
+    exit 1
+}
+
+# --------------------------------------------------------------- the engine
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/pidone-e2e.XXXXXX")
+SOCK=$WORK/docker.sock
+DOCKERD_PID=
+export DOCKER_CONFIG=$WORK/client DOCKER_BUILDKIT=0 DOCKER_CLI_HINTS=false
+unset DOCKER_HOST DOCKER_CONTEXT DOCKER_TLS_VERIFY DOCKER_CERT_PATH
+
+alive() { [[ -n $1 ]] && kill -0 "$1" 2>/dev/null; }
+
+# Waits up to $1 seconds for process $2 to exit.
+wait_gone() {
+    local deadline=$((SECONDS + $1))
+    while alive "$2" && ((SECONDS < deadline)); do sleep 0.2; done
+    ! alive "$2"
+}
+
+# Processes whose command line names our work dir: our containerd and its shims.
+our_processes() {
+    local f
+    for f in /proc/[0-9]*/cmdline; do
+        { tr '\0' ' ' <"$f" | grep -qF "$WORK/"; } 2>/dev/null && basename "$(dirname "$f")"
+    done
+}
+
+teardown() {
+    local status=$? pid
+    set +e
+    trap - EXIT INT TERM
+    if alive "$DOCKERD_PID"; then
+        dk ps -aq 2>/dev/null | xargs -r timeout 60 "$DOCKER" -H "unix://$SOCK" rm -f >/dev/null 2>&1
+        kill -TERM "$DOCKERD_PID"
+        wait_gone 30 "$DOCKERD_PID" || {
+            say "dockerd (pid $DOCKERD_PID) did not stop in 30 s: killing it"
+            kill -KILL "$DOCKERD_PID"
+        }
+        wait "$DOCKERD_PID" 2>/dev/null
+    fi
+    for pid in $(our_processes); do
+        [[ $pid = "$$" || $pid = "$BASHPID" ]] && continue
+        say "killing leftover process $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-100)"
+        kill -KILL "$pid" 2>/dev/null
+    done
+    awk -v root="$WORK/" 'index($5, root) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
+        while read -r mnt; do umount -l "$mnt" 2>/dev/null; done
+    rm -rf "$WORK"
+    exit "$status"
+}
+trap teardown EXIT
+trap 'exit 130' INT TERM
+
+dk() { timeout 60 "$DOCKER" -H "unix://$SOCK" "$@"; }
+
+start_engine() {
+    mkdir -p "$WORK/data" "$WORK/exec" "$WORK/bin" "$DOCKER_CONFIG"
+    cp "$BIN" "$WORK/bin/pidone"
+    echo '{}' >"$WORK/daemon.json"
+    DOCKERD_ARGS=(--config-file "$WORK/daemon.json" --data-root "$WORK/data" --exec-root "$WORK/exec"
+        --pidfile "$WORK/dockerd.pid" -H "unix://$SOCK" --iptables=false --ip6tables=false
+        --bridge=none --exec-opt native.cgroupdriver=cgroupfs --init-path "$WORK/bin/pidone")
+    say "starting: $DOCKERD ${DOCKERD_ARGS[*]}"
+    "$DOCKERD" "${DOCKERD_ARGS[@]}" >"$WORK/dockerd.log" 2>&1 &
+    DOCKERD_PID=$!
+    local deadline=$((SECONDS + 60))
+    until dk version >/dev/null 2>&1; do
+        if ! alive "$DOCKERD_PID" || ((SECONDS >= deadline)); then
+            tail -n 20 "$WORK/dockerd.log" | sed 's/^/    dockerd: /'
+            unavailable "the Docker engine did not start (see the log above)"
+        fi
+        sleep 0.2
+    done
+    say "engine up: $(dk version -f 'server {{.Server.Version}}, client {{.Client.Version}}'), $(dk info -f 'storage {{.Driver}}, cgroup driver {{.CgroupDriver}}, cgroup v{{.CgroupVersion}}')"
+}
+
+# The test images: BASE is imported from a tar, IMAGE is built with no network.
+build_images() {
+    local root=$WORK/rootfs ctx=$WORK/context applet
+    mkdir -p "$root"/{bin,usr/bin,tmp,proc,sys,dev,etc,e2e} "$ctx"
+    chmod 1777 "$root/tmp"
+    cp /bin/busybox "$root/bin/busybox"
+    for applet in $(/bin/busybox --list); do
+        [[ -e $root/bin/$applet ]] || ln -s busybox "$root/bin/$applet"
+    done
+    # procs NAME: "live=L zombies=Z", L live processes called NAME, Z zombies of any name.
+    cat >"$root/e2e/procs" <<'EOF'
+#!/bin/sh
+live=0 zombies=0
+for f in /proc/[0-9]*/stat; do
+    read -r pid comm state rest 2>/dev/null <"$f" || continue
+    if [ "$state" = Z ]; then zombies=$((zombies + 1))
+    elif [ "$comm" = "($1)" ]; then live=$((live + 1)); fi
+done
+echo "live=$live zombies=$zombies"
+EOF
+    chmod 755 "$root/e2e/procs"
+    tar -C "$root" -c . | dk import --change 'CMD ["sh"]' - "$BASE" >/dev/null || return 1
+
+    # Dockerfile.example's runtime stage, with the binary copied in instead of built.
+    local copy='COPY --from=build /src/target/x86_64-unknown-linux-gnu/release/pidone /usr/bin/pidone'
+    {
+        echo 'ARG RUNTIME_IMAGE'
+        # shellcheck disable=SC2016 # a literal ${RUNTIME_IMAGE}
+        sed -n '/^FROM \${RUNTIME_IMAGE}/,/^$/p' "$REPO/Dockerfile.example"
+    } >"$ctx/Dockerfile"
+    grep -qxF "$copy" "$ctx/Dockerfile" || {
+        say "Dockerfile.example has no runtime stage 'FROM \${RUNTIME_IMAGE}' with '$copy'"
+        return 1
+    }
+    sed -i "s|^$copy\$|COPY pidone /usr/bin/pidone|" "$ctx/Dockerfile"
+    cp "$BIN" "$ctx/pidone"
+    say "building $IMAGE from Dockerfile.example's runtime stage:"
+    sed 's/^/    | /' "$ctx/Dockerfile"
+    dk build -q --network none --build-arg "RUNTIME_IMAGE=$BASE" -t "$IMAGE" "$ctx" >/dev/null
+}
+
+# -------------------------------------------------------------- case helpers
+
+PASSED=0 FAILED=0 CASE='' ERRORS=()
+
+begin() {
+    CASE=$1 ERRORS=()
+    echo
+    echo "--- $CASE: $2"
+}
+# Notes go to fd 3, the tier's stdout, even from a command whose output is discarded.
+exec 3>&1
+note() { echo "    $*" >&3; }
+bad() {
+    ERRORS+=("$*")
+    note "not ok: $*"
+}
+# expect DESCRIPTION TEST...: records the check, in the case, with its outcome.
+expect() {
+    local what=$1
+    shift
+    if "$@"; then note "ok: $what"; else bad "$what"; fi
+}
+# Ends the case: removes its containers and counts it.
+end() {
+    dk ps -aq | xargs -r timeout 60 "$DOCKER" -H "unix://$SOCK" rm -f >/dev/null 2>&1
+    if ((${#ERRORS[@]} == 0)); then
+        PASSED=$((PASSED + 1))
+        echo "PASS: $CASE"
+    else
+        FAILED=$((FAILED + 1))
+        echo "FAIL: $CASE: $(IFS=';'; echo "${ERRORS[*]}")"
+    fi
+}
+
+# Runs docker and shows the command line, quoted where needed.
+run() {
+    local arg shown=()
+    for arg in "$@"; do
+        if [[ $arg =~ ^[A-Za-z0-9_./:=,+@%-]+$ ]]; then shown+=("$arg"); else shown+=("'${arg//\'/\'\\\'\'}'"); fi
+    done
+    note "\$ docker ${shown[*]}"
+    dk "$@"
+}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# wait_for SECONDS WHAT TEST...: polls TEST until it succeeds; a timeout is a failure.
+wait_for() {
+    local limit=$1 what=$2 deadline=$((SECONDS + $1))
+    shift 2
+    until "$@" >/dev/null 2>&1; do
+        if ((SECONDS >= deadline)); then
+            bad "timed out after ${limit} s waiting for $what"
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+logs_have() { dk logs "$1" 2>&1 | grep -qF -- "$2"; }
+file_has() { dk exec "$1" cat "$2" 2>/dev/null | grep -qF -- "$3"; }
+running() { [[ $(dk inspect -f '{{.State.Running}}' "$1" 2>/dev/null) = true ]]; }
+exited() { [[ $(dk inspect -f '{{.State.Status}}' "$1" 2>/dev/null) = exited ]]; }
+exit_code() { dk inspect -f '{{.State.ExitCode}}' "$1" 2>/dev/null; }
+in_container() { dk exec "$1" "${@:2}"; }
+not() { ! "$@"; }
+eq() { [[ $1 = "$2" ]]; }
+ge() { [[ $1 =~ ^[0-9]+$ ]] && (($1 >= $2)); }
+lt() { [[ $1 =~ ^[0-9]+$ ]] && (($1 < $2)); }
+
+# Stops container $1 with `docker stop -t $2`; sets STOP_MS and STOP_CODE.
+stop_timed() {
+    local t0
+    t0=$(now_ms)
+    run stop -t "$2" "$1" >/dev/null
+    STOP_MS=$(($(now_ms) - t0))
+    STOP_CODE=$(exit_code "$1")
+    note "measured: docker stop -t $2 took ${STOP_MS} ms, exit code $STOP_CODE"
+}
+
+# procs CONTAINER NAME: sets LIVE and ZOMBIES as seen in the container's PID namespace.
+procs() {
+    local out
+    out=$(dk exec "$1" /e2e/procs "$2" 2>/dev/null) || return 1
+    [[ $out =~ ^live=([0-9]+)\ zombies=([0-9]+)$ ]] || return 1
+    LIVE=${BASH_REMATCH[1]} ZOMBIES=${BASH_REMATCH[2]}
+}
+# settled CONTAINER NAME LIVE [ZOMBIES]: true once LIVE processes called NAME are left
+# (and, if given, exactly ZOMBIES zombies).
+settled() { procs "$1" "$2" && ((LIVE == $3)) && { (($# < 4)) || ((ZOMBIES == $4)); }; }
+
+# The orphan workload: ORPHANS background `usleep`s whose parent subshell exits at
+# once, so they are re-parented to PID 1; then /tmp/spawned; then `sleep 1000`.
+ORPHAN_SCRIPT="for i in \$(seq $ORPHANS); do (usleep 500000 &); done; touch /tmp/spawned; exec sleep 1000"
+
+# zombie_check CONTAINER EXPECTED: waits until the orphans have exited, then counts
+# the zombies. EXPECTED is "none" (PID 1 reaps) or "many" (nothing reaps).
+zombie_check() {
+    wait_for 20 "/tmp/spawned in $1" in_container "$1" test -e /tmp/spawned || return
+    if [[ $2 = none ]]; then
+        wait_for 20 "every orphan gone and no zombie" settled "$1" usleep 0 0
+    else
+        wait_for 20 "every orphan exited" settled "$1" usleep 0
+    fi
+    procs "$1" usleep
+    note "measured: live orphans $LIVE, zombies $ZOMBIES"
+    if [[ $2 = none ]]; then
+        expect "no zombie left" eq "$ZOMBIES" 0
+    else
+        expect "the orphans stay zombies ($ZOMBIES >= $((ORPHANS / 2)))" ge "$ZOMBIES" $((ORPHANS / 2))
+    fi
+}
+
+# ------------------------------------------------------------------- cases
+
+case_static_binary() {
+    begin static-binary "cargo build-static makes one static executable"
+    local ldd_out size
+    ldd_out=$(ldd "$BIN" 2>&1)
+    size=$(stat -c %s "$BIN")
+    note "binary: $BIN, $size bytes ($((size / 1024)) KiB)"
+    command -v file >/dev/null && note "file: $(file -b "$BIN")"
+    note "ldd: ${ldd_out//$'\n'/ }"
+    expect "ldd: statically linked / not a dynamic executable" \
+        grep -qE 'statically linked|not a dynamic executable' <<<"$ldd_out"
+    if command -v readelf >/dev/null; then
+        expect "no ELF interpreter (readelf: no INTERP header)" not grep -q INTERP < <(readelf -lW "$BIN")
+    fi
+    end_local
+}
+
+# Like end, for the cases that run before the engine.
+end_local() {
+    if ((${#ERRORS[@]} == 0)); then
+        PASSED=$((PASSED + 1))
+        echo "PASS: $CASE"
+    else
+        FAILED=$((FAILED + 1))
+        echo "FAIL: $CASE: $(IFS=';'; echo "${ERRORS[*]}")"
+    fi
+}
+
+# The README's "run an example under pidone", on the host.
+case_host_example() {
+    begin host-example "pidone -s -- examples/graceful on the host; TERM to pidone"
+    local out=$WORK/graceful.out pid code t0
+    note "\$ $BIN -s -- $EXAMPLES_DIR/graceful"
+    "$BIN" -s -- "$EXAMPLES_DIR/graceful" >"$out" 2>&1 &
+    pid=$!
+    if wait_for 10 "graceful: ready" grep -q 'graceful: ready' "$out"; then
+        t0=$(now_ms)
+        kill -TERM "$pid"
+    fi
+    wait_gone 10 "$pid" || {
+        bad "pidone still running 10 s after TERM"
+        kill -KILL "$pid"
+    }
+    wait "$pid"
+    code=$?
+    note "measured: exit code $code $(($(now_ms) - ${t0:-0})) ms after TERM; output: $(tr '\n' '|' <"$out")"
+    expect "exit code 0" eq "$code" 0
+    expect "the worker finished its job" grep -q 'graceful: done' "$out"
+    end_local
+}
+
+case_exit_codes() {
+    begin exit-codes "the workload's status passes through pidone"
+    local code=0
+    run run --rm --network none "$IMAGE" sh -c 'exit 3' || code=$?
+    expect "exit 3 -> 3 (got $code)" eq "$code" 3
+    code=0
+    run run --rm --network none "$IMAGE" sh -c 'kill -TERM $$' || code=$?
+    expect "death by TERM -> 143 (got $code)" eq "$code" 143
+    end
+}
+
+case_stop() {
+    begin stop "docker stop: pidone forwards TERM; control: sleep as PID 1 needs SIGKILL"
+    run run -d --name e2e-stop --network none "$IMAGE" sleep 1000 >/dev/null
+    wait_for 20 "sleep under pidone" in_container e2e-stop pidof sleep
+    stop_timed e2e-stop 10
+    expect "pidone: exit code 143, the workload died of the forwarded TERM" eq "$STOP_CODE" 143
+    expect "pidone: stopped before the 10 s timeout" lt "$STOP_MS" 10000
+    local pidone_ms=$STOP_MS
+    run run -d --name e2e-stop-control --network none --entrypoint sleep "$BASE" 1000 >/dev/null
+    wait_for 20 "the control running" running e2e-stop-control
+    stop_timed e2e-stop-control 2
+    expect "control: exit code 137 (SIGKILL after the timeout)" eq "$STOP_CODE" 137
+    expect "control: took the 2 s timeout" ge "$STOP_MS" 1900
+    note "measured: pidone ${pidone_ms} ms vs control ${STOP_MS} ms"
+    end
+}
+
+case_signals() {
+    begin signals "docker kill -s HUP / -s USR1 reach the workload"
+    run run -d --name e2e-signals --network none "$IMAGE" sh -c \
+        'trap "echo got HUP >> /tmp/log" HUP; trap "echo got USR1 >> /tmp/log" USR1; echo ready; while :; do sleep 1; done' >/dev/null
+    wait_for 20 "ready" logs_have e2e-signals ready
+    local sig
+    for sig in HUP USR1; do
+        run kill -s "$sig" e2e-signals >/dev/null
+        wait_for 10 "got $sig in /tmp/log" file_has e2e-signals /tmp/log "got $sig" &&
+            note "ok: the workload's trap ran for $sig"
+    done
+    note "/tmp/log: $(dk exec e2e-signals cat /tmp/log 2>&1 | tr '\n' '|')"
+    stop_timed e2e-signals 10
+    expect "stopped with 143" eq "$STOP_CODE" 143
+    end
+}
+
+case_rewrite() {
+    begin rewrite "pidone -r 15:3 -r 10:0: TERM becomes QUIT, USR1 is dropped"
+    run run -d --name e2e-rewrite --network none --ulimit core=0 --entrypoint /usr/bin/pidone "$IMAGE" \
+        -r 15:3 -r 10:0 -- sh -c 'trap "echo got QUIT; exit 0" QUIT; trap "echo got TERM; exit 0" TERM; trap "echo got USR1" USR1; trap "echo got USR2" USR2; echo ready; while :; do sleep 1; done' >/dev/null
+    if wait_for 20 "ready" logs_have e2e-rewrite ready; then
+        run kill -s USR1 e2e-rewrite >/dev/null
+        run kill -s USR2 e2e-rewrite >/dev/null
+        wait_for 10 "got USR2 (sent after USR1)" logs_have e2e-rewrite "got USR2"
+        expect "USR1 was dropped" not logs_have e2e-rewrite "got USR1"
+        stop_timed e2e-rewrite 10
+        expect "docker stop: the workload got QUIT" logs_have e2e-rewrite "got QUIT"
+        expect "docker stop: exit code 0 (the QUIT trap exits 0)" eq "$STOP_CODE" 0
+    fi
+    note "logs: $(dk logs e2e-rewrite 2>&1 | tr '\n' '|')"
+    end
+}
+
+case_zombies() {
+    begin zombies "$ORPHANS orphans: pidone reaps them; control: nothing reaps"
+    note "workload: sh -c '$ORPHAN_SCRIPT'"
+    run run -d --name e2e-zombies --network none "$IMAGE" sh -c "$ORPHAN_SCRIPT" >/dev/null
+    zombie_check e2e-zombies none
+    run run -d --name e2e-zombies-control --network none --entrypoint sh "$BASE" -c "$ORPHAN_SCRIPT" >/dev/null
+    zombie_check e2e-zombies-control many
+    end
+}
+
+case_pod() {
+    begin pod "pidone --pause as the pod's PID 1; members join with --pid container:"
+    run run -d --name e2e-pod --network none --entrypoint /usr/bin/pidone "$IMAGE" --pause >/dev/null
+    if wait_for 20 "the pause container running" in_container e2e-pod true; then
+        note "pod PID 1: $(dk exec e2e-pod cat /proc/1/cmdline | tr '\0' ' ')"
+        run run -d --name e2e-pod-member --network none --pid container:e2e-pod --entrypoint sh "$BASE" \
+            -c "$ORPHAN_SCRIPT" >/dev/null
+        zombie_check e2e-pod-member none
+        stop_timed e2e-pod 10
+        expect "the pause container exits 0 on TERM" eq "$STOP_CODE" 0
+        wait_for 20 "the member to exit with the pod" exited e2e-pod-member
+        note "measured: member status $(dk inspect -f '{{.State.Status}}' e2e-pod-member), exit code $(exit_code e2e-pod-member)"
+        expect "the member died with the pod" exited e2e-pod-member
+    fi
+    note "pod logs: $(dk logs e2e-pod 2>&1 | tr '\n' '|')"
+    end
+}
+
+case_init() {
+    begin init "docker run --init: the engine injects pidone (dockerd --init-path) as PID 1"
+    local code=0 want got
+    run run -d --name e2e-init --network none --init "$BASE" sleep 1000 >/dev/null
+    wait_for 20 "sleep under docker-init" in_container e2e-init pidof sleep
+    note "PID 1: $(dk exec e2e-init cat /proc/1/cmdline | tr '\0' ' '), exe $(dk exec e2e-init readlink /proc/1/exe)"
+    want=$(sha256sum <"$BIN" | cut -d' ' -f1)
+    got=$(dk exec e2e-init sha256sum /proc/1/exe | cut -d' ' -f1)
+    expect "PID 1 is /sbin/docker-init" eq "$(dk exec e2e-init readlink /proc/1/exe)" /sbin/docker-init
+    expect "PID 1's executable is the static pidone (sha256 ${got:0:12})" eq "$got" "$want"
+    stop_timed e2e-init 10
+    expect "docker stop: exit code 143" eq "$STOP_CODE" 143
+    run run --rm --network none --init "$BASE" sh -c 'exit 3' || code=$?
+    expect "exit 3 -> 3 (got $code)" eq "$code" 3
+    run run -d --name e2e-init-zombies --network none --init "$BASE" sh -c "$ORPHAN_SCRIPT" >/dev/null
+    zombie_check e2e-init-zombies none
+    end
+}
+
+case_init_version() {
+    begin init-version "docker info parses pidone --version (tini's format)"
+    local info
+    note "pidone --version: $("$BIN" --version 2>&1 | head -n1)"
+    info=$(dk info 2>&1)
+    note "docker info: $(grep -E 'Init Binary|init version' <<<"$info" | sed 's/^ *//' | tr '\n' '|')"
+    # The engine names the component after the init binary's file name.
+    note "docker version: $(dk version 2>&1 | grep -A2 '^ *pidone:' | sed 's/^ *//' | tr '\n' '|')"
+    expect "Init Binary is the static pidone" grep -qE "Init Binary: $WORK/bin/pidone\$" <<<"$info"
+    expect "init version is a commit" grep -qE 'init version: [0-9a-zA-Z]+$' <<<"$info"
+    local warning='failed to (parse|retrieve)|unknown output format'
+    expect "no parse warning in docker info" not grep -qiE "$warning" <<<"$info"
+    expect "no parse warning in dockerd's log" not grep -qiE "$warning" "$WORK/dockerd.log"
+    grep -iE "$warning" "$WORK/dockerd.log" | sed 's/^/    dockerd: /' 
+    end
+}
+
+case_dockerfile_example() {
+    begin dockerfile-example "Dockerfile.example's runtime stage, its own CMD, docker stop"
+    note "image: $IMAGE, ENTRYPOINT $(dk inspect -f '{{json .Config.Entrypoint}}' "$IMAGE"), CMD $(dk inspect -f '{{json .Config.Cmd}}' "$IMAGE")"
+    run run -d --name e2e-example --network none "$IMAGE" >/dev/null
+    wait_for 20 "ready" logs_have e2e-example ready
+    stop_timed e2e-example 10
+    note "logs: $(dk logs e2e-example 2>&1 | tr '\n' '|')"
+    expect "exit code 0: the workload's TERM trap ran" eq "$STOP_CODE" 0
+    expect "the workload said bye" logs_have e2e-example bye
+    end
+}
+
+case_examples() {
+    begin examples "examples/*.rs (static) in containers under pidone"
+    local mount=(-v "$EXAMPLES_DIR:/ex:ro") code=0 t0 out
+    run run -d --name e2e-graceful --network none "${mount[@]}" "$IMAGE" /ex/graceful >/dev/null
+    wait_for 20 "graceful: ready" logs_have e2e-graceful "graceful: ready"
+    stop_timed e2e-graceful 10
+    expect "graceful: exit code 0 on docker stop" eq "$STOP_CODE" 0
+    expect "graceful: finished its job" logs_have e2e-graceful "graceful: done"
+
+    run run -d --name e2e-ignore --network none "${mount[@]}" "$IMAGE" /ex/ignore_term >/dev/null
+    wait_for 20 "ignore_term: ready" logs_have e2e-ignore "ignore_term: ready"
+    stop_timed e2e-ignore 2
+    expect "ignore_term: killed after the timeout (137)" eq "$STOP_CODE" 137
+    expect "ignore_term: took the 2 s timeout" ge "$STOP_MS" 1900
+
+    run run -d --name e2e-zfactory --network none "${mount[@]}" "$IMAGE" /ex/zombies "$ORPHANS" >/dev/null
+    wait_for 20 "zombies: left" logs_have e2e-zfactory "zombies: left"
+    wait_for 20 "the factory's orphans gone, no zombie" settled e2e-zfactory zombies 1 0
+    procs e2e-zfactory zombies && note "measured: under pidone, zombies $ZOMBIES"
+    expect "zombies under pidone: none" eq "${ZOMBIES:-}" 0
+    run run -d --name e2e-zfactory-control --network none "${mount[@]}" --entrypoint /ex/zombies "$BASE" "$ORPHANS" >/dev/null
+    wait_for 20 "zombies: left" logs_have e2e-zfactory-control "zombies: left"
+    wait_for 20 "the factory's orphans exited" settled e2e-zfactory-control zombies 1
+    procs e2e-zfactory-control zombies && note "measured: as PID 1 itself, zombies $ZOMBIES"
+    expect "zombies as PID 1 without pidone: all $ORPHANS stay" eq "${ZOMBIES:-}" "$ORPHANS"
+
+    t0=$(now_ms)
+    out=$(run run --rm --network none "${mount[@]}" "$IMAGE" /ex/daemonize 2>&1) || code=$?
+    note "measured: daemonize: exit code $code after $(($(now_ms) - t0)) ms; output: ${out//$'\n'/|}"
+    expect "daemonize: the container ends with the parent, status 0" eq "$code" 0
+    end
+}
+
+# -------------------------------------------------------------------- main
+
+T0=$SECONDS
+case_static_binary
+case_host_example
+start_engine
+build_images || {
+    say "FAIL: cannot build the test images"
+    exit 1
+}
+case_exit_codes
+case_stop
+case_signals
+case_rewrite
+case_zombies
+case_pod
+case_init
+case_init_version
+case_dockerfile_example
+case_examples
+echo
+say "$((PASSED + FAILED)) cases in $((SECONDS - T0)) s (build excluded)"
+echo "$PASSED passed, $FAILED failed"
+((FAILED == 0))
