@@ -127,8 +127,8 @@ struct Args {
     )]
     expect_exit: Vec<u8>,
 
-    /// Print pidone's license and exit (tini -l)
-    #[arg(short = 'l', long)]
+    /// Print pidone's license and exit (tini -l, catatonit -L)
+    #[arg(short = 'l', long, short_alias = 'L')]
     license: bool,
 
     /// Keep the child in pidone's session and signal the child only, not its
