@@ -37,7 +37,7 @@ impl fmt::Display for Error {
         match self {
             Error::Usage(msg) => f.write_str(msg),
             Error::Exec { program, errno } => {
-                write!(f, "cannot execute '{program}': {}", errno.desc())
+                write!(f, "cannot execute '{program}': {}", describe(*errno))
             }
             Error::Fork(errno) => {
                 let cause = match errno {
@@ -48,14 +48,24 @@ impl fmt::Display for Error {
                     Errno::ENOMEM => " (out of memory, or the memory cgroup's limit was reached)",
                     _ => "",
                 };
-                write!(f, "cannot fork: {}{cause}", errno.desc())
+                write!(f, "cannot fork: {}{cause}", describe(*errno))
             }
-            Error::Sys { op, errno } => write!(f, "cannot {op}: {}", errno.desc()),
+            Error::Sys { op, errno } => write!(f, "cannot {op}: {}", describe(*errno)),
         }
     }
 }
 
 impl std::error::Error for Error {}
+
+/// The C library's words for an errno (`strerror`), as a shell prints them:
+/// "Resource temporarily unavailable" where nix says "Try again".
+pub fn describe(errno: Errno) -> String {
+    let text = std::io::Error::from_raw_os_error(errno as i32).to_string();
+    match text.rsplit_once(" (os error ") {
+        Some((words, _)) => words.to_owned(),
+        None => text,
+    }
+}
 
 #[cfg(test)]
 mod tests {

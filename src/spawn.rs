@@ -109,7 +109,7 @@ fn read_reports(pipe: OwnedFd) -> Option<(i32, Errno)> {
         if tag == TTY_FAILED {
             warn!(
                 "the workload cannot take the terminal as its controlling terminal: {}",
-                errno.desc()
+                crate::error::describe(errno)
             );
         } else {
             return Some((tag, errno));

@@ -190,13 +190,14 @@ impl Supervisor {
                     self.phase = Phase::Holding { signo, until };
                     return None;
                 }
-                Phase::Holding { signo: held, .. } if held != signo => self.forward(held),
+                Phase::Holding { signo: held, .. } => {
+                    if held != signo {
+                        self.forward(held);
+                    }
+                    self.phase = self.stopping();
+                }
+                Phase::Running => self.phase = self.stopping(),
                 _ => {}
-            }
-            if matches!(self.phase, Phase::Running | Phase::Holding { .. }) {
-                self.phase = Phase::Stopping {
-                    kill_at: self.policy.grace.map(|g| Instant::now() + g),
-                };
             }
         }
         self.forward(signo);
@@ -212,9 +213,7 @@ impl Supervisor {
             Phase::Running => None,
             Phase::Holding { signo, .. } => {
                 self.forward(signo);
-                self.phase = Phase::Stopping {
-                    kill_at: self.policy.grace.map(|g| Instant::now() + g),
-                };
+                self.phase = self.stopping();
                 None
             }
             Phase::Stopping { .. } | Phase::Draining { .. } => {
@@ -235,6 +234,13 @@ impl Supervisor {
                 );
                 Some(self.code.unwrap_or(128 + libc::SIGKILL))
             }
+        }
+    }
+
+    /// The phase after a terminating signal is forwarded: KILL after the grace period, if set.
+    fn stopping(&self) -> Phase {
+        Phase::Stopping {
+            kill_at: self.policy.grace.map(|g| Instant::now() + g),
         }
     }
 
@@ -260,7 +266,7 @@ impl Supervisor {
             debug!(
                 "cannot forward {} to {target}: {}",
                 Name(signo),
-                nix::errno::Errno::last().desc()
+                crate::error::describe(nix::errno::Errno::last())
             );
         }
     }

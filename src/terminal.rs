@@ -55,7 +55,7 @@ fn release() {
     if unsafe { libc::ioctl(libc::STDIN_FILENO, libc::TIOCNOTTY) } != 0 {
         warn!(
             "cannot release the terminal: {}",
-            nix::errno::Errno::last().desc()
+            crate::error::describe(nix::errno::Errno::last())
         );
         return;
     }

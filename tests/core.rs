@@ -282,3 +282,41 @@ fn usage_errors_exit_2_with_one_line() {
         (Some(0), true)
     );
 }
+
+#[test]
+fn fork_failure_names_the_process_limit() {
+    // A pids cgroup that holds pidone and allows nothing more: fork() gets EAGAIN.
+    let root = ["/sys/fs/cgroup/pids", "/sys/fs/cgroup"]
+        .into_iter()
+        .map(std::path::Path::new)
+        .find(|p| {
+            p.join("cgroup.procs").exists() && (p.join("pids.max").exists() || p.ends_with("pids"))
+        })
+        .expect("a pids cgroup hierarchy (cgroup v1 pids controller or v2)");
+    let group = root.join(format!("pidone-test-{}", std::process::id()));
+    fs::create_dir_all(&group).unwrap();
+    fs::write(group.join("pids.max"), "1").unwrap();
+    let procs = std::ffi::CString::new(group.join("cgroup.procs").to_str().unwrap()).unwrap();
+    let out = start_with(How::Subreaper, &["--", "true"], |cmd| {
+        // SAFETY: open/write/close are async-signal-safe; "0" moves the writer itself.
+        unsafe {
+            cmd.pre_exec(move || {
+                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
+                let ok = fd >= 0 && libc::write(fd, b"0".as_ptr().cast(), 1) == 1;
+                libc::close(fd);
+                ok.then_some(()).ok_or_else(std::io::Error::last_os_error)
+            })
+        };
+    })
+    .finish();
+    let _ = fs::remove_dir(&group);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .starts_with("pidone: cannot fork: Resource temporarily unavailable")
+            && out.stderr.contains("pids.max"),
+        "{}",
+        out.stderr
+    );
+}
