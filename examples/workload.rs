@@ -10,8 +10,9 @@
 //! workload leave DIR                 leave three processes behind and exit 3: "polite"
 //!                                    (ends on TERM), "stubborn" (needs KILL) and a
 //!                                    setsid'd, double-forked "daemon" (needs KILL)
-//! workload daemon DIR                double-fork a setsid'd "daemon" that records
-//!                                    signals (ends on TERM), then exit 7
+//! workload daemon DIR [CODE]         double-fork a setsid'd "daemon" that records
+//!                                    signals (exits 5 on TERM), then exit CODE (7)
+//! workload segv-once DIR             die of SEGV the first time, then record as "child"
 //! workload orphans N [REAPER]        leave N orphans that exit at once, then wait until
 //!                                    REAPER (default: our parent) has reaped them all
 //! ```
@@ -45,7 +46,15 @@ fn main() {
         "leave" => leave(Path::new(arg(1))),
         "daemon" => {
             spawn(Path::new(arg(1)), "daemon", false, true);
-            exit(7)
+            exit(args.get(2).and_then(|c| c.parse().ok()).unwrap_or(7))
+        }
+        "segv-once" => {
+            let dir = Path::new(arg(1));
+            if !dir.join("crashed").exists() {
+                let _ = fs::write(dir.join("crashed"), "");
+                raise(libc::SIGSEGV)
+            }
+            record(dir, "child", false)
         }
         "orphans" => orphans(
             arg(1).parse().unwrap_or_else(|_| usage()),
@@ -57,7 +66,7 @@ fn main() {
 
 fn usage() -> ! {
     die(
-        "usage: workload exit CODE | raise SIGNAL | record DIR [--grandchild] | stubborn DIR | leave DIR | daemon DIR | orphans N [REAPER]",
+        "usage: workload exit CODE | raise SIGNAL | record DIR [--grandchild] | stubborn DIR | leave DIR | daemon DIR [CODE] | segv-once DIR | orphans N [REAPER]",
     )
 }
 
@@ -101,7 +110,8 @@ fn record(dir: &Path, role: &str, stubborn: bool) -> ! {
         }
         let _ = writeln!(log, "{}", Name(sig.signo));
         if !stubborn && matches!(sig.signo, libc::SIGTERM | libc::SIGQUIT) {
-            exit(0);
+            // The daemon's own status, so that a test can tell it from its launcher's.
+            exit(if role == "daemon" { 5 } else { 0 });
         }
     }
 }
@@ -109,6 +119,8 @@ fn record(dir: &Path, role: &str, stubborn: bool) -> ! {
 /// Starts a recorder in a new process (setsid'd and double-forked if `daemon`)
 /// and waits until it is ready.
 fn spawn(dir: &Path, role: &str, stubborn: bool, daemon: bool) {
+    let ready = dir.join(format!("{role}.ready"));
+    let _ = fs::remove_file(&ready); // a restarted workload must not see the last run's
     // SAFETY: single-threaded; children only continue this program.
     unsafe {
         if libc::fork() == 0 {
@@ -118,7 +130,6 @@ fn spawn(dir: &Path, role: &str, stubborn: bool, daemon: bool) {
             record(dir, role, stubborn);
         }
     }
-    let ready = dir.join(format!("{role}.ready"));
     let deadline = Instant::now() + Duration::from_secs(30);
     while !ready.exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(2));

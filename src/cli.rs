@@ -10,6 +10,7 @@ use clap::builder::BoolishValueParser;
 use libc::c_int;
 use log::LevelFilter;
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// What pidone was asked to do.
@@ -29,6 +30,50 @@ pub struct Config {
     pub grace: Option<Duration>,
     pub stop_delay: Option<Duration>,
     pub wait_all: bool,
+    pub restart: Restart,
+    /// After the main child exits 0, follow the daemon whose pid this file holds.
+    pub pidfile: Option<PathBuf>,
+    /// The workload's /proc/self/oom_score_adj, set before exec.
+    pub oom_score_adj: Option<i16>,
+}
+
+/// When pidone starts the workload again.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Policy {
+    /// Classic init semantics: exit with the workload.
+    #[default]
+    No,
+    /// After a non-zero exit, or a death by a signal pidone did not forward.
+    OnFailure,
+    /// After any exit that pidone was not asked for.
+    Always,
+}
+
+/// The restart policy and its back-off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Restart {
+    pub policy: Policy,
+    /// The first delay; it doubles after each quick failure.
+    pub delay: Duration,
+    /// The longest delay; a workload that ran this long resets the delay.
+    pub max_delay: Duration,
+    /// Give up after this many restarts and exit with the last status.
+    pub max_restarts: Option<u32>,
+    /// Receiving this signal restarts the workload in place.
+    pub signal: Option<c_int>,
+}
+
+impl Default for Restart {
+    fn default() -> Self {
+        let (delay, max_delay) = (Duration::from_millis(100), Duration::from_secs(30));
+        Restart {
+            policy: Policy::No,
+            delay,
+            max_delay,
+            max_restarts: None,
+            signal: None,
+        }
+    }
 }
 
 const USAGE: &str = "pidone [OPTIONS] [--] COMMAND [ARG]...\n       pidone --pause [OPTIONS]";
@@ -45,7 +90,9 @@ Environment (each option has a PIDONE_ variable; booleans take 1/0, true/false, 
   PIDONE_SUBREAPER, PIDONE_PDEATHSIG, PIDONE_VERBOSITY (0 errors .. 4 trace; default 1),
   PIDONE_WARN_ON_REAP, PIDONE_PROCESS_GROUP, PIDONE_EXPECT_EXIT (comma-separated),
   PIDONE_SINGLE_CHILD, PIDONE_REWRITE (comma-separated FROM:TO), PIDONE_PAUSE,
-  PIDONE_GRACE_PERIOD, PIDONE_WAIT_ALL, PIDONE_STOP_DELAY
+    PIDONE_GRACE_PERIOD, PIDONE_WAIT_ALL, PIDONE_STOP_DELAY, PIDONE_RESTART,
+  PIDONE_RESTART_DELAY, PIDONE_RESTART_MAX_DELAY, PIDONE_MAX_RESTARTS,
+  PIDONE_RESTART_SIGNAL, PIDONE_PIDFILE, PIDONE_OOM_SCORE_ADJ
   TINI_SUBREAPER, TINI_KILL_PROCESS_GROUP   as tini, but parsed as booleans (=0 is off)
   TINI_VERBOSITY=N                           as tini: 0 errors, 1 warnings (default) .. 4
   DUMB_INIT_SETSID=0                         as dumb-init: same as --single-child
@@ -160,6 +207,36 @@ struct Args {
     #[arg(long, value_name = "DURATION", env = "PIDONE_STOP_DELAY", value_parser = parse_duration)]
     stop_delay: Option<Duration>,
 
+    /// Start the workload again when it exits: no (default), on-failure (non-zero
+    /// exit, or death by a signal pidone did not forward), always
+    #[arg(long, value_name = "POLICY", env = "PIDONE_RESTART", value_parser = parse_policy, default_value = "no")]
+    restart: Policy,
+
+    /// First delay before a restart; doubles after each quick failure [default: 100ms]
+    #[arg(long, value_name = "DURATION", env = "PIDONE_RESTART_DELAY", value_parser = parse_duration)]
+    restart_delay: Option<Duration>,
+
+    /// Longest delay between restarts; a workload that ran this long resets the delay [default: 30s]
+    #[arg(long, value_name = "DURATION", env = "PIDONE_RESTART_MAX_DELAY", value_parser = parse_duration)]
+    restart_max_delay: Option<Duration>,
+
+    /// Give up after N restarts and exit with the last status
+    #[arg(long, value_name = "N", env = "PIDONE_MAX_RESTARTS")]
+    max_restarts: Option<u32>,
+
+    /// Restart the workload in place on SIG: TERM, the grace period, KILL, start again
+    #[arg(long, value_name = "SIG", env = "PIDONE_RESTART_SIGNAL", value_parser = signals::parse)]
+    restart_signal: Option<c_int>,
+
+    /// For workloads that daemonize: after the main child exits 0, read the daemon's
+    /// pid from PATH (waiting up to 5s for it) and supervise that process instead
+    #[arg(long, value_name = "PATH", env = "PIDONE_PIDFILE")]
+    pidfile: Option<PathBuf>,
+
+    /// Set the workload's oom_score_adj (-1000..1000) before exec; its children inherit it
+    #[arg(long, value_name = "N", env = "PIDONE_OOM_SCORE_ADJ", allow_negative_numbers = true, value_parser = clap::value_parser!(i16).range(-1000..=1000))]
+    oom_score_adj: Option<i16>,
+
     /// The program to run and its arguments
     #[arg(value_name = "COMMAND", trailing_var_arg = true)]
     command: Vec<OsString>,
@@ -201,6 +278,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Config, Error>
     };
     // Accepted for tini compatibility (a group is pidone's default), but checked.
     env_bool("TINI_KILL_PROCESS_GROUP")?;
+    let restart = restart(&args);
     Ok(Config {
         command: args.command,
         pause: args.pause,
@@ -214,7 +292,32 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Config, Error>
         grace: args.grace_period,
         stop_delay: args.stop_delay,
         wait_all: args.wait_all,
+        restart,
+        pidfile: args.pidfile,
+        oom_score_adj: args.oom_score_adj,
     })
+}
+
+fn restart(args: &Args) -> Restart {
+    let default = Restart::default();
+    Restart {
+        policy: args.restart,
+        delay: args.restart_delay.unwrap_or(default.delay),
+        max_delay: args.restart_max_delay.unwrap_or(default.max_delay),
+        max_restarts: args.max_restarts,
+        signal: args.restart_signal,
+    }
+}
+
+fn parse_policy(text: &str) -> Result<Policy, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "no" => Ok(Policy::No),
+        "on-failure" => Ok(Policy::OnFailure),
+        "always" => Ok(Policy::Always),
+        _ => Err(format!(
+            "invalid restart policy '{text}' (expected no, on-failure or always)"
+        )),
+    }
 }
 
 /// tini's scale: 0 errors, 1 warnings (the default), 2 info, 3 debug, 4 trace.

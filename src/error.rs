@@ -1,5 +1,7 @@
 //! The one error type of pidone. Each variant reads as one line for a human and
 //! knows the exit status it stands for; `main` prefixes `pidone: ` and exits.
+//! A failed fork (or an exec out of memory) also names the limit it most likely
+//! hit, read when the message is written (`diagnose::fork_limits`).
 
 use nix::errno::Errno;
 use std::fmt;
@@ -37,7 +39,11 @@ impl fmt::Display for Error {
         match self {
             Error::Usage(msg) => f.write_str(msg),
             Error::Exec { program, errno } => {
-                write!(f, "cannot execute '{program}': {}", describe(*errno))
+                write!(f, "cannot execute '{program}': {}", describe(*errno))?;
+                if *errno == Errno::ENOMEM {
+                    limits(f, *errno)?;
+                }
+                Ok(())
             }
             Error::Fork(errno) => {
                 let cause = match errno {
@@ -48,7 +54,8 @@ impl fmt::Display for Error {
                     Errno::ENOMEM => " (out of memory, or the memory cgroup's limit was reached)",
                     _ => "",
                 };
-                write!(f, "cannot fork: {}{cause}", describe(*errno))
+                write!(f, "cannot fork: {}{cause}", describe(*errno))?;
+                limits(f, *errno)
             }
             Error::Sys { op, errno } => write!(f, "cannot {op}: {}", describe(*errno)),
         }
@@ -56,6 +63,16 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// `: ` and what `diagnose` knows of the limits behind `errno`, if anything.
+fn limits(f: &mut fmt::Formatter<'_>, errno: Errno) -> fmt::Result {
+    let limits = crate::diagnose::fork_limits(errno);
+    if limits.is_empty() {
+        Ok(())
+    } else {
+        write!(f, ": {limits}")
+    }
+}
 
 /// The C library's words for an errno (`strerror`), as a shell prints them:
 /// "Resource temporarily unavailable" where nix says "Try again".
@@ -91,6 +108,12 @@ mod tests {
         let msg = Error::Fork(Errno::EAGAIN).to_string();
         assert!(
             msg.contains("RLIMIT_NPROC") && msg.contains("pids.max"),
+            "{msg}"
+        );
+        assert!(
+            msg.starts_with("cannot fork: Resource temporarily unavailable (")
+                && !msg.contains('\n')
+                && msg.contains(" for uid "),
             "{msg}"
         );
         assert_eq!(Error::Fork(Errno::EAGAIN).exit_code(), 1);

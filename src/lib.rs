@@ -5,13 +5,18 @@
 //! Modules, one concern each: `cli` (arguments → `Config`), `signals` (sets,
 //! names, rewrites, the blocking wait), `terminal` (who gets the tty), `spawn`
 //! (fork/exec), `reap` (waitpid, exit codes), `supervisor` (the event loop),
-//! `shutdown` (leftovers: TERM, grace, KILL), `pause` (pause mode), `logging`.
+//! `shutdown` (leftovers: TERM, grace, KILL), `restart` (restart policy),
+//! `pidfile` (following a daemon), `pause` (pause mode), `diagnose` (why it
+//! died), `logging`.
 
 pub mod cli;
+pub mod diagnose;
 pub mod error;
 pub mod logging;
 pub mod pause;
+pub mod pidfile;
 pub mod reap;
+pub mod restart;
 pub mod shutdown;
 pub mod signals;
 pub mod spawn;
@@ -24,7 +29,7 @@ pub use error::Error;
 use log::warn;
 use nix::unistd::getpid;
 use signals::SignalSet;
-use supervisor::{Mode, Policy, Supervisor};
+use supervisor::{Launch, Mode, Policy, Supervisor};
 
 /// Blocks every catchable signal. `main` calls this before anything else, so a
 /// signal sent to pidone at any later moment waits in the pending set until the
@@ -59,7 +64,12 @@ pub fn run(config: &Config, signals: SignalSet) -> Result<i32, Error> {
     }
     let session = !config.single_child;
     let terminal = terminal::prepare(session);
-    let child = spawn::spawn(&config.command, spawn::Setup { session, terminal })?;
+    let setup = spawn::Setup {
+        session,
+        terminal,
+        oom_score_adj: config.oom_score_adj,
+    };
+    let child = spawn::spawn(&config.command, setup)?;
     spawn::let_go();
     let job_control = terminal.pidone_keeps_it && self_pid != 1;
     let reaper = config.subreaper || self_pid == 1;
@@ -75,8 +85,14 @@ pub fn run(config: &Config, signals: SignalSet) -> Result<i32, Error> {
         stop_delay: config.stop_delay,
         wait_all: config.wait_all,
         warn_on_reap: config.warn_on_reap,
+        restart: config.restart,
+        pidfile: config.pidfile.clone(),
     };
-    let code = Supervisor::new(mode, policy, signals, child).run()?;
+    let launch = Launch {
+        command: config.command.clone(),
+        setup,
+    };
+    let code = Supervisor::new(mode, policy, launch, signals, child).run()?;
     Ok(reap::expected(code, &config.expect_exit))
 }
 

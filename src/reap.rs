@@ -25,24 +25,30 @@ pub fn expected(code: i32, expect: &[u8]) -> i32 {
     }
 }
 
-/// The pid of some zombie child, without reaping it: `Ok(None)` when no child has
-/// exited yet, `Err(ECHILD)` when pidone has no child at all.
-fn peek() -> Result<Option<libc::pid_t>, Errno> {
+/// Some zombie child and its wait status, without reaping it: `Ok(None)` when no
+/// child has exited yet, `Err(ECHILD)` when pidone has no child at all.
+fn peek() -> Result<Option<(libc::pid_t, c_int)>, Errno> {
     // SAFETY: an all-zero siginfo_t is valid; waitid fills it or leaves si_pid 0.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
     let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
     // SAFETY: waitid with WNOWAIT only reads child state into a live local.
     Errno::result(unsafe { libc::waitid(libc::P_ALL, 0, &mut info, flags) })?;
-    // SAFETY: si_pid is valid in the SIGCHLD layout waitid writes.
-    let pid = unsafe { info.si_pid() };
-    Ok((pid != 0).then_some(pid))
+    // SAFETY: si_pid and si_status are valid in the SIGCHLD layout waitid writes.
+    let (pid, value) = unsafe { (info.si_pid(), info.si_status()) };
+    // Back to waitpid's encoding: exit code in bits 8..16, or the signal (| 0x80 for a core).
+    let status = match info.si_code {
+        libc::CLD_EXITED => (value & 0xff) << 8,
+        libc::CLD_DUMPED => value | 0x80,
+        _ => value,
+    };
+    Ok((pid != 0).then_some((pid, status)))
 }
 
 /// What one pass of reaping found.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Reaped {
-    /// The main child's exit code, if it was among the reaped.
-    pub main: Option<i32>,
+    /// The main child's wait status, if it was among the reaped.
+    pub main: Option<c_int>,
     /// How many other processes were reaped.
     pub others: usize,
     /// No child of pidone is left at all (waitpid said ECHILD).
@@ -52,9 +58,13 @@ pub struct Reaped {
 /// Reaps every zombie child without blocking. While the main child is unreaped
 /// each zombie is looked at before it is reaped, so that `last_rites` runs while
 /// the main child's zombie still holds its pid and process group id: nothing it
-/// signals can be a recycled pid. `warn_others` logs every other reaped process
+/// signals can be a recycled pid. It is given the main child's wait status. `warn_others` logs every other reaped process
 /// at warning level (tini's `-w`).
-pub fn reap_all(mut main: Option<Pid>, warn_others: bool, mut last_rites: impl FnMut()) -> Reaped {
+pub fn reap_all(
+    mut main: Option<Pid>,
+    warn_others: bool,
+    mut last_rites: impl FnMut(c_int),
+) -> Reaped {
     let mut reaped = Reaped::default();
     loop {
         let target = match main.map(|m| (m, peek())) {
@@ -64,9 +74,9 @@ pub fn reap_all(mut main: Option<Pid>, warn_others: bool, mut last_rites: impl F
                 reaped.none_left = errno == Errno::ECHILD;
                 return reaped;
             }
-            Some((m, Ok(Some(pid)))) => {
+            Some((m, Ok(Some((pid, status))))) => {
                 if pid == m.as_raw() {
-                    last_rites();
+                    last_rites(status);
                 }
                 pid
             }
@@ -81,7 +91,7 @@ pub fn reap_all(mut main: Option<Pid>, warn_others: bool, mut last_rites: impl F
         let code = exit_code(status);
         if Some(Pid::from_raw(pid)) == main {
             debug!("main child {pid} exited with status {code}");
-            reaped.main = Some(code);
+            reaped.main = Some(status);
             main = None;
         } else {
             reaped.others += 1;

@@ -71,7 +71,7 @@ fn stat(pid: pid_t) -> Option<(char, pid_t)> {
     Some((state, fields.next()?.parse().ok()?))
 }
 
-fn parent_of(pid: pid_t) -> Option<pid_t> {
+pub(crate) fn parent_of(pid: pid_t) -> Option<pid_t> {
     stat(pid).map(|(_, ppid)| ppid)
 }
 

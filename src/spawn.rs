@@ -20,12 +20,15 @@ pub struct Setup {
     /// Give the child its own session (and so its own process group).
     pub session: bool,
     pub terminal: Terminal,
+    /// Written to the child's /proc/self/oom_score_adj before exec.
+    pub oom_score_adj: Option<i16>,
 }
 
 /// What the child reports over the pipe: a tag and an errno.
 const EXEC_FAILED: i32 = 1;
 const SETSID_FAILED: i32 = 2;
 const TTY_FAILED: i32 = 3;
+const OOM_FAILED: i32 = 4;
 
 /// Forks and execs `command`; returns once exec succeeded (the pipe closed).
 pub fn spawn(command: &[OsString], setup: Setup) -> Result<Pid, Error> {
@@ -43,6 +46,7 @@ pub fn spawn(command: &[OsString], setup: Setup) -> Result<Pid, Error> {
     argv.push(std::ptr::null());
     let path = std::env::var_os("PATH");
     let paths = candidates(program, path.as_deref());
+    let oom = setup.oom_score_adj.map(|n| n.to_string().into_bytes());
     let (read_end, write_end) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|errno| Error::Sys {
             op: "create a pipe",
@@ -53,7 +57,7 @@ pub fn spawn(command: &[OsString], setup: Setup) -> Result<Pid, Error> {
     // async-signal-safe calls on data prepared before the fork, then execs or _exits.
     match unsafe { nix::unistd::fork() } {
         Err(errno) => Err(Error::Fork(errno)),
-        Ok(ForkResult::Child) => child(&paths, &argv, setup, write_end.as_raw_fd()),
+        Ok(ForkResult::Child) => child(&paths, &argv, setup, oom.as_deref(), write_end.as_raw_fd()),
         Ok(ForkResult::Parent { child }) => {
             drop(write_end);
             match read_reports(read_end) {
@@ -106,19 +110,28 @@ fn read_reports(pipe: OwnedFd) -> Option<(i32, Errno)> {
         let errno = Errno::from_raw(i32::from_ne_bytes([
             record[4], record[5], record[6], record[7],
         ]));
-        if tag == TTY_FAILED {
-            warn!(
+        match tag {
+            TTY_FAILED => warn!(
                 "the workload cannot take the terminal as its controlling terminal: {}",
                 crate::error::describe(errno)
-            );
-        } else {
-            return Some((tag, errno));
+            ),
+            OOM_FAILED => warn!(
+                "cannot set the workload's oom_score_adj: {}",
+                crate::error::describe(errno)
+            ),
+            _ => return Some((tag, errno)),
         }
     }
 }
 
 /// The child between fork and exec. Never returns.
-fn child(paths: &[CString], argv: &[*const libc::c_char], setup: Setup, report: i32) -> ! {
+fn child(
+    paths: &[CString],
+    argv: &[*const libc::c_char],
+    setup: Setup,
+    oom: Option<&[u8]>,
+    report: i32,
+) -> ! {
     let tell = |tag: i32, errno: Errno| {
         let mut record = [0u8; 8];
         record[..4].copy_from_slice(&tag.to_ne_bytes());
@@ -152,6 +165,19 @@ fn child(paths: &[CString], argv: &[*const libc::c_char], setup: Setup, report: 
         if setup.terminal.child_takes_it && libc::ioctl(libc::STDIN_FILENO, libc::TIOCSCTTY, 0) < 0
         {
             tell(TTY_FAILED, Errno::last());
+        }
+    }
+    if let Some(text) = oom {
+        // SAFETY: open/write/close on our own /proc entry with a live buffer: async-signal-safe.
+        unsafe {
+            let fd = libc::open(
+                c"/proc/self/oom_score_adj".as_ptr(),
+                libc::O_WRONLY | libc::O_CLOEXEC,
+            );
+            if fd < 0 || libc::write(fd, text.as_ptr().cast(), text.len()) < 0 {
+                tell(OOM_FAILED, Errno::last());
+            }
+            libc::close(fd);
         }
     }
     let _ = SignalSet::empty().set_mask();

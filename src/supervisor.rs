@@ -1,14 +1,19 @@
 //! The event loop: one blocking wait for the next signal or deadline, one
 //! decision about it. The loop is an explicit state machine (`Phase`); the
-//! decisions that need no syscall (`decide`, `is_terminating`) are plain functions.
+//! decisions that need no syscall (`decide`, `is_terminating`, `restart::next`)
+//! are plain functions.
 
+use crate::cli::Restart;
+use crate::diagnose::{self, Death, MemoryCounters};
 use crate::error::Error;
-use crate::reap;
-use crate::shutdown;
+use crate::restart::{self, Context, Next};
 use crate::signals::{self, Name, Received, Rewrites, SignalSet};
+use crate::{pidfile, reap, shutdown, spawn};
 use libc::c_int;
-use log::{debug, info, warn};
+use log::{debug, error, info, warn};
 use nix::unistd::Pid;
+use std::ffi::OsString;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// How pidone and its child are set up.
@@ -37,6 +42,15 @@ pub struct Policy {
     pub wait_all: bool,
     /// Log each reaped zombie that is not the main child at warning level.
     pub warn_on_reap: bool,
+    pub restart: Restart,
+    pub pidfile: Option<PathBuf>,
+}
+
+/// How to start the workload (again).
+#[derive(Clone, Debug)]
+pub struct Launch {
+    pub command: Vec<OsString>,
+    pub setup: spawn::Setup,
 }
 
 /// What to do with one signal.
@@ -85,27 +99,29 @@ pub fn decide(sig: &Received, mode: &Mode, rewrites: &Rewrites) -> Action {
     }
 }
 
-/// Where the shutdown is.
+/// Where the supervision is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
-    /// The main child runs and nobody asked it to stop.
+    /// The workload runs and nobody asked it to stop.
     Running,
     /// `--stop-delay`: the first terminating signal waits until `until`.
     Holding { signo: c_int, until: Instant },
-    /// A terminating signal was forwarded; KILL at `kill_at` (with `--grace-period`).
+    /// A terminating (or the restart) signal was forwarded; KILL at `kill_at`.
     Stopping { kill_at: Option<Instant> },
-    /// The main child is gone; the others were sent TERM (or, with `--wait-all`,
-    /// are waited for); KILL at `kill_at`.
+    /// The main process is gone; the others were sent TERM (or, with
+    /// `--wait-all`, are waited for); KILL at `kill_at`. Then `Supervisor::next`.
     Draining { kill_at: Option<Instant> },
     /// Everything was sent KILL; give up waiting at `give_up_at`.
     Killed { give_up_at: Instant },
+    /// Nothing runs; the workload starts again at `until`.
+    BackOff { until: Instant },
 }
 
 impl Phase {
     fn deadline(self) -> Option<Instant> {
         match self {
             Phase::Running => None,
-            Phase::Holding { until, .. } => Some(until),
+            Phase::Holding { until, .. } | Phase::BackOff { until } => Some(until),
             Phase::Stopping { kill_at } | Phase::Draining { kill_at } => kill_at,
             Phase::Killed { give_up_at } => Some(give_up_at),
         }
@@ -120,30 +136,75 @@ struct Report {
     killed: usize,
 }
 
-/// Watches the main child and the processes it leaves, and returns pidone's exit code.
+/// The workload's main process while it is unreaped: only then may it, or its
+/// process group, be signalled.
+#[derive(Clone, Debug)]
+struct Main {
+    pid: Pid,
+    /// Signals go to its process group (not with -c, nor to a followed daemon).
+    group: bool,
+    /// A daemon found through --pidfile, not a process pidone started.
+    followed: bool,
+    started: Instant,
+    /// The last signal forwarded to it.
+    forwarded: Option<c_int>,
+    /// Its memory cgroup's OOM counters when it started.
+    memory: MemoryCounters,
+}
+
+impl Main {
+    fn new(pid: Pid, group: bool, followed: bool) -> Self {
+        let memory = MemoryCounters::read();
+        Main {
+            pid,
+            group,
+            followed,
+            started: Instant::now(),
+            forwarded: None,
+            memory,
+        }
+    }
+}
+
+/// Watches the workload and the processes it leaves, restarts it per policy, and
+/// returns pidone's exit code.
 pub struct Supervisor {
     mode: Mode,
     policy: Policy,
+    launch: Launch,
     signals: SignalSet,
-    /// The main child while it is unreaped: only then may it or its group be signalled.
-    child: Option<Pid>,
-    /// The main child's exit code once it is reaped.
-    code: Option<i32>,
+    main: Option<Main>,
+    /// The wait status of the last main process to exit.
+    status: Option<c_int>,
+    /// What follows once the leftovers of the last main process are gone.
+    next: Next,
     phase: Phase,
+    /// A terminating signal was forwarded: no more restarts.
+    shutdown: bool,
+    /// The restart signal was received.
+    restart_now: bool,
+    restarts: u32,
+    streak: u32,
     report: Report,
 }
 
 impl Supervisor {
-    pub fn new(mode: Mode, policy: Policy, signals: SignalSet, child: Pid) -> Self {
-        let (code, phase, report) = (None, Phase::Running, Report::default());
+    pub fn new(mode: Mode, policy: Policy, launch: Launch, signals: SignalSet, child: Pid) -> Self {
+        let main = Main::new(child, mode.session, false);
         Supervisor {
             mode,
             policy,
+            launch,
             signals,
-            child: Some(child),
-            code,
-            phase,
-            report,
+            main: Some(main),
+            status: None,
+            next: Next::Exit,
+            phase: Phase::Running,
+            shutdown: false,
+            restart_now: false,
+            restarts: 0,
+            streak: 0,
+            report: Report::default(),
         }
     }
 
@@ -166,6 +227,11 @@ impl Supervisor {
         }
     }
 
+    /// The exit code so far: the last main process's status, 128+KILL if unknown.
+    fn code(&self) -> i32 {
+        self.status.map_or(128 + libc::SIGKILL, reap::exit_code)
+    }
+
     fn on_signal(&mut self, sig: Received) -> Option<i32> {
         let (signo, then_stop) = match decide(&sig, &self.mode, &self.policy.rewrites) {
             Action::Reap => return self.reap(),
@@ -176,13 +242,22 @@ impl Supervisor {
             Action::Forward { signo, then_stop } => (signo, then_stop),
         };
         debug!("received {} from pid {}", Name(sig.signo), sig.sender);
-        if self.child.is_none() {
-            // --wait-all, or leftovers draining: they get what the workload would have.
-            shutdown::signal_all(self.mode.self_pid, signo);
+        if self.main.is_none() {
+            return self.between_workloads(sig, signo);
+        }
+        if Some(sig.signo) == self.policy.restart.signal {
+            info!("received {}: restarting the workload", Name(sig.signo));
+            self.restart_now = true;
+            self.forward(libc::SIGTERM);
+            let grace = self.policy.grace.unwrap_or(shutdown::DEFAULT_GRACE);
+            self.phase = Phase::Stopping {
+                kill_at: Some(Instant::now() + grace),
+            };
             return None;
         }
         if is_terminating(signo) {
             self.report.cause.get_or_insert(sig);
+            self.shutdown = true;
             match self.phase {
                 Phase::Running if self.policy.stop_delay.is_some() => {
                     let until = Instant::now() + self.policy.stop_delay.unwrap_or_default();
@@ -208,6 +283,25 @@ impl Supervisor {
         None
     }
 
+    /// A signal while no main process runs: leftovers (draining or --wait-all)
+    /// get it; a terminating one ends any restarting, and a back-off at once.
+    fn between_workloads(&mut self, sig: Received, signo: c_int) -> Option<i32> {
+        if is_terminating(signo) {
+            self.report.cause.get_or_insert(sig);
+            self.shutdown = true;
+            self.next = Next::Exit;
+            if let Phase::BackOff { .. } = self.phase {
+                info!(
+                    "received {} during the restart delay: exiting",
+                    Name(sig.signo)
+                );
+                return Some(self.code());
+            }
+        }
+        shutdown::signal_all(self.mode.self_pid, signo);
+        None
+    }
+
     fn on_deadline(&mut self) -> Option<i32> {
         match self.phase {
             Phase::Running => None,
@@ -218,10 +312,8 @@ impl Supervisor {
             }
             Phase::Stopping { .. } | Phase::Draining { .. } => {
                 self.report.killed += shutdown::signal_all(self.mode.self_pid, libc::SIGKILL);
-                if let Some(child) = self.child {
-                    // The group too, for members that left pidone's subtree (plain mode).
-                    self.forward_to(child, libc::SIGKILL);
-                }
+                // The group too, for members that left pidone's subtree (plain mode).
+                self.forward(libc::SIGKILL);
                 self.phase = Phase::Killed {
                     give_up_at: Instant::now() + shutdown::KILL_WAIT,
                 };
@@ -229,11 +321,13 @@ impl Supervisor {
             }
             Phase::Killed { .. } => {
                 warn!(
-                    "processes survived SIGKILL for {:?}; exiting without them",
+                    "processes survived SIGKILL for {:?}; going on without them",
                     shutdown::KILL_WAIT
                 );
-                Some(self.code.unwrap_or(128 + libc::SIGKILL))
+                self.main = None;
+                self.drained()
             }
+            Phase::BackOff { .. } => self.start(),
         }
     }
 
@@ -244,20 +338,18 @@ impl Supervisor {
         }
     }
 
-    /// Sends `signo` to the main child's process group, or to the child alone in
-    /// single-child mode.
-    fn forward(&self, signo: c_int) {
-        if let Some(child) = self.child {
-            self.forward_to(child, signo);
-        }
-    }
-
-    /// `child` must be unreaped, so that its pid (and group id) cannot have been recycled.
-    fn forward_to(&self, child: Pid, signo: c_int) {
-        let target = if self.mode.session {
-            -child.as_raw()
+    /// Sends `signo` to the main process's group (or to it alone, with -c or
+    /// when it is a followed daemon). It is unreaped, so its pid and group id
+    /// cannot have been recycled.
+    fn forward(&mut self, signo: c_int) {
+        let Some(main) = self.main.as_mut() else {
+            return;
+        };
+        main.forwarded = Some(signo);
+        let target = if main.group {
+            -main.pid.as_raw()
         } else {
-            child.as_raw()
+            main.pid.as_raw()
         };
         // SAFETY: kill(2) with a valid signal; target is our unreaped child or its group.
         if unsafe { libc::kill(target, signo) } == 0 {
@@ -271,48 +363,177 @@ impl Supervisor {
         }
     }
 
-    /// Reaps every zombie. When the main child goes, what it leaves gets TERM
-    /// (unless --wait-all); once no process is left, returns the exit code.
+    /// Reaps every zombie. When the main process goes, decides what follows and,
+    /// unless a daemon is to be followed or --wait-all asks to wait, sends TERM to
+    /// what it leaves, while its zombie still holds its pid and group id.
     fn reap(&mut self) -> Option<i32> {
-        let terminate = !self.policy.wait_all && !matches!(self.phase, Phase::Killed { .. });
-        let (mode, child) = (self.mode, self.child);
+        let (main, warn_on_reap) = (self.main.clone(), self.policy.warn_on_reap);
         let mut termed = None;
-        // Runs while the main child is an unreaped zombie, which holds its pid
-        // and process group id: no recycled pid can be hit.
-        let last_rites = || {
-            if terminate {
-                termed = Some(shutdown::signal_all(mode.self_pid, libc::SIGTERM));
+        let last_rites = |status: c_int| {
+            let next = self.decide_next(status);
+            if next != Next::Follow
+                && !(self.policy.wait_all && next == Next::Exit)
+                && !self.killed()
+            {
+                termed = Some(shutdown::signal_all(self.mode.self_pid, libc::SIGTERM));
                 // Without a reaper role, the group's members left pidone's subtree
                 // when the workload died: they are reached through the group.
-                if let (true, false, Some(child)) = (mode.session, mode.reaper, child) {
+                if let Some(Main {
+                    pid, group: true, ..
+                }) = main.as_ref().filter(|_| !self.mode.reaper)
+                {
                     // SAFETY: kill(2) on the group of our unreaped (zombie) child.
-                    unsafe { libc::kill(-child.as_raw(), libc::SIGTERM) };
+                    unsafe { libc::kill(-pid.as_raw(), libc::SIGTERM) };
                 }
             }
+            self.next = next;
         };
-        let reaped = reap::reap_all(self.child, self.policy.warn_on_reap, last_rites);
-        if let Some(code) = reaped.main {
-            self.child = None;
-            self.code = Some(code);
-            self.report.termed = termed.unwrap_or(0);
-            if !reaped.none_left && terminate {
-                let grace = self.policy.grace.unwrap_or(shutdown::DEFAULT_GRACE);
-                self.phase = Phase::Draining {
-                    kill_at: Some(Instant::now() + grace),
-                };
-            } else if !reaped.none_left && self.policy.wait_all {
-                info!("the workload exited; waiting for the other processes (--wait-all)");
-                self.phase = Phase::Draining {
-                    kill_at: self.policy.grace.map(|g| Instant::now() + g),
-                };
+        let reaped = reap::reap_all(main.as_ref().map(|m| m.pid), warn_on_reap, last_rites);
+        if let (Some(status), Some(main)) = (reaped.main, main) {
+            self.main = None;
+            self.status = Some(status);
+            self.report.termed += termed.unwrap_or(0);
+            self.streak =
+                restart::streak_after(&self.policy.restart, self.streak, main.started.elapsed());
+            self.tell_death(&main, status);
+            if self.next == Next::Follow {
+                return self.follow();
+            }
+            if !reaped.none_left && !self.killed() {
+                self.phase = self.draining();
             }
         }
-        if reaped.none_left { self.code } else { None }
+        // A back-off has nothing left to wait for: only late zombies get here.
+        let waiting = !matches!(self.phase, Phase::BackOff { .. });
+        if reaped.none_left && self.main.is_none() && waiting {
+            self.drained()
+        } else {
+            None
+        }
+    }
+
+    /// The line on a death nobody asked for (or a non-zero exit, at info level).
+    fn tell_death(&self, main: &Main, status: c_int) {
+        let after = MemoryCounters::read();
+        let death = Death {
+            command: &self.launch.command,
+            pid: main.pid.as_raw(),
+            ran: main.started.elapsed(),
+            status,
+            forwarded: main.forwarded,
+            before: &main.memory,
+            after: &after,
+        };
+        match diagnose::death(&death) {
+            Some((level, line)) => log::log!(level, "{line}"),
+            None => debug!(
+                "the workload (pid {}) ended: status {}",
+                main.pid,
+                reap::exit_code(status)
+            ),
+        }
+    }
+
+    fn killed(&self) -> bool {
+        matches!(self.phase, Phase::Killed { .. })
+    }
+
+    fn decide_next(&self, status: c_int) -> Next {
+        let main = self.main.as_ref();
+        let ctx = Context {
+            shutdown: self.shutdown,
+            restart_now: self.restart_now,
+            forwarded: main.and_then(|m| m.forwarded),
+            may_follow: self.policy.pidfile.is_some() && !main.is_some_and(|m| m.followed),
+            restarts: self.restarts,
+            streak: self.streak,
+        };
+        restart::next(status, &ctx, &self.policy.restart)
+    }
+
+    /// How long leftovers get after the main process is gone.
+    fn draining(&self) -> Phase {
+        let grace = self.policy.grace;
+        if self.policy.wait_all && self.next == Next::Exit {
+            info!("the workload exited; waiting for the other processes (--wait-all)");
+            return Phase::Draining {
+                kill_at: grace.map(|g| Instant::now() + g),
+            };
+        }
+        Phase::Draining {
+            kill_at: Some(Instant::now() + grace.unwrap_or(shutdown::DEFAULT_GRACE)),
+        }
+    }
+
+    /// No process is left: exit, or wait and start the workload again.
+    fn drained(&mut self) -> Option<i32> {
+        match self.next {
+            Next::Restart { delay } => {
+                info!("restarting the workload in {delay:?}");
+                self.phase = Phase::BackOff {
+                    until: Instant::now() + delay,
+                };
+                None
+            }
+            _ => Some(self.code()),
+        }
+    }
+
+    /// The launcher exited 0: supervise the daemon its pidfile names.
+    fn follow(&mut self) -> Option<i32> {
+        let path = self.policy.pidfile.clone().unwrap_or_default();
+        match pidfile::follow(&path, self.mode.self_pid) {
+            Ok(pid) => {
+                info!("following the daemon {pid} from {}", path.display());
+                self.main = Some(Main::new(pid, false, true));
+                self.phase = Phase::Running;
+                None
+            }
+            Err(e) => {
+                error!("{e}");
+                self.status = Some(1 << 8);
+                self.next = Next::Exit;
+                self.phase = self.draining();
+                shutdown::signal_all(self.mode.self_pid, libc::SIGTERM);
+                None
+            }
+        }
+    }
+
+    /// Starts the workload again after the back-off.
+    fn start(&mut self) -> Option<i32> {
+        let counted = !std::mem::take(&mut self.restart_now);
+        match spawn::spawn(&self.launch.command, self.launch.setup) {
+            Ok(pid) => {
+                if counted {
+                    self.restarts += 1;
+                    self.streak += 1;
+                }
+                info!(
+                    "restarted the workload (pid {pid}, restart {})",
+                    self.restarts
+                );
+                let group = self.mode.session;
+                self.main = Some(Main::new(pid, group, false));
+                self.phase = Phase::Running;
+                None
+            }
+            Err(e) => {
+                // As if the workload had exited with the status pidone would exit with.
+                error!("{e}");
+                self.restarts += 1;
+                self.streak += 1;
+                let status = (e.exit_code() & 0xff) << 8;
+                self.status = Some(status);
+                self.next = self.decide_next(status);
+                self.drained()
+            }
+        }
     }
 
     /// One line on how it ended: at info level, or warning when KILL was needed.
     fn explain(&self, code: i32) {
-        let main = match self.code {
+        let main = match self.status.map(reap::exit_code) {
             Some(c) if c > 128 => format!("the workload was killed by {}", Name(c - 128)),
             Some(c) => format!("the workload exited with {c}"),
             None => "the workload's status is unknown".to_string(),
@@ -328,9 +549,13 @@ impl Supervisor {
                 )
             })
             .unwrap_or_default();
+        let restarts = match self.restarts {
+            0 => String::new(),
+            n => format!(" after {n} restart(s)"),
+        };
         let Report { termed, killed, .. } = self.report;
         let line = format!(
-            "exiting with status {code}: {main}{cause}; {termed} leftover process(es) got TERM, {killed} process(es) needed KILL"
+            "exiting with status {code}: {main}{restarts}{cause}; {termed} leftover process(es) got TERM, {killed} process(es) needed KILL"
         );
         if killed > 0 {
             warn!("{line}")

@@ -1,0 +1,431 @@
+//! "Why did it die?": the line pidone logs when the workload ends in a way nobody
+//! asked for (a signal it did not forward, a core dump, the OOM killer), and the
+//! limit a failed fork names. Everything is provoked for real: signals, a core
+//! dump, a small memory cgroup, a pids cgroup, RLIMIT_NPROC as a plain user.
+
+mod common;
+
+use common::*;
+use std::ffi::CString;
+use std::fs;
+use std::io;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The lines of pidone's stderr at `level` (`warning`, `info`, ...).
+fn lines_at<'a>(stderr: &'a str, level: &str) -> Vec<&'a str> {
+    let prefix = format!("pidone: {level}: ");
+    stderr.lines().filter(|l| l.starts_with(&prefix)).collect()
+}
+
+/// `2026-11-23T17:20:05Z`: digits where digits go, the separators in between.
+fn is_timestamp(text: &str) -> bool {
+    let pattern = b"dddd-dd-ddTdd:dd:ddZ";
+    text.len() == pattern.len()
+        && text.bytes().zip(pattern).all(|(b, &p)| match p {
+            b'd' => b.is_ascii_digit(),
+            _ => b == p,
+        })
+}
+
+/// Checks the shape of a death line at `level` and returns what follows the prefix
+/// `pidone: LEVEL: TIMESTAMP: the workload 'COMMAND' (pid `.
+fn death_line<'a>(line: &'a str, level: &str, command: &str) -> &'a str {
+    let rest = line
+        .strip_prefix(&format!("pidone: {level}: "))
+        .unwrap_or_else(|| panic!("not a {level} line: {line}"));
+    let (stamp, rest) = rest.split_at(rest.find(": ").unwrap_or(0));
+    assert!(is_timestamp(stamp), "no UTC timestamp in: {line}");
+    rest.strip_prefix(&format!(": the workload '{command}' (pid "))
+        .unwrap_or_else(|| panic!("no command '{command}' in: {line}"))
+}
+
+/// The pid a death line names, and what follows it.
+fn pid_and_cause(rest: &str) -> (i32, &str) {
+    let (pid, cause) = rest.split_once(')').expect("(pid N)");
+    (pid.parse().expect("a pid"), cause)
+}
+
+#[test]
+fn timestamps_are_recognized() {
+    assert!(is_timestamp("2026-11-23T17:20:05Z"));
+    assert!(!is_timestamp("2026-11-23 17:20:05Z"));
+    assert!(!is_timestamp("2026-11-23T17:20:05"));
+}
+
+#[test]
+fn a_signal_nobody_forwarded_is_a_warning_with_the_cause() {
+    let w = workload();
+    for how in BOTH {
+        let out = run(how, &["--", "{w}", "raise", "SEGV"]);
+        assert_eq!(out.code, Some(139), "{how:?}: {}", out.stderr);
+        let warnings = lines_at(&out.stderr, "warning");
+        assert_eq!(warnings.len(), 1, "{how:?}: {}", out.stderr);
+        let rest = death_line(warnings[0], "warning", &format!("{w} raise SEGV"));
+        let (pid, cause) = pid_and_cause(rest);
+        if how == How::Pid1 {
+            assert_eq!(pid, 2, "the first process pidone forks: {}", warnings[0]);
+        }
+        assert!(pid > 1, "{}", warnings[0]);
+        assert!(cause.starts_with(" died after "), "{}", warnings[0]);
+        assert!(
+            cause.ends_with(": killed by SIGSEGV"),
+            "{how:?}: no core was asked for: {}",
+            warnings[0]
+        );
+    }
+}
+
+/// Makes the process about to exec (and its children) allowed to dump core.
+fn allow_core_dumps(cmd: &mut Command, dir: &Path) {
+    cmd.current_dir(dir);
+    // SAFETY: setrlimit is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            let unlimited = libc::rlimit {
+                rlim_cur: libc::RLIM_INFINITY,
+                rlim_max: libc::RLIM_INFINITY,
+            };
+            if libc::setrlimit(libc::RLIMIT_CORE, &unlimited) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    };
+}
+
+#[test]
+fn a_core_dump_is_named_when_the_status_says_so() {
+    let w = workload();
+    let pattern = fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap_or_default();
+    // Whether the kernel dumps here (core_pattern may pipe to a program or be
+    // empty): the same workload run directly says what the status will say.
+    let direct_dir = TempDir::new();
+    let mut direct = Command::new(&w);
+    direct.args(["raise", "SEGV"]);
+    allow_core_dumps(&mut direct, direct_dir.path());
+    let status = direct.status().expect("run the workload");
+    assert_eq!(status.signal(), Some(libc::SIGSEGV));
+    let dumped = status.core_dumped();
+    if !dumped {
+        println!(
+            "note: no core is dumped on this machine (core_pattern {:?}): checking that none is claimed",
+            pattern.trim()
+        );
+    }
+
+    let dir = TempDir::new();
+    let out = start_with(How::Subreaper, &["--", "{w}", "raise", "SEGV"], |cmd| {
+        allow_core_dumps(cmd, dir.path())
+    })
+    .finish();
+    assert_eq!(out.code, Some(139), "{}", out.stderr);
+    let warnings = lines_at(&out.stderr, "warning");
+    assert_eq!(warnings.len(), 1, "{}", out.stderr);
+    let rest = death_line(warnings[0], "warning", &format!("{w} raise SEGV"));
+    let expected = if dumped {
+        ": killed by SIGSEGV (core dumped)"
+    } else {
+        ": killed by SIGSEGV"
+    };
+    assert!(
+        rest.ends_with(expected),
+        "expected {expected:?}: {}",
+        warnings[0]
+    );
+}
+
+#[test]
+fn a_death_by_a_forwarded_signal_is_not_a_warning() {
+    for how in BOTH {
+        let pidone = start(how, &["-v", "--", "sleep", "1000"]);
+        let pid = pidone.pid();
+        wait_signal_wait(pid);
+        wait_for("the workload to exec sleep", || {
+            descendants(pid).into_iter().any(|c| {
+                fs::read_to_string(format!("/proc/{c}/comm")).is_ok_and(|n| n.trim() == "sleep")
+            })
+        });
+        pidone.signal(libc::SIGTERM);
+        let out = pidone.finish();
+        assert_eq!(out.code, Some(143), "{how:?}: {}", out.stderr);
+        assert_eq!(
+            lines_at(&out.stderr, "warning"),
+            Vec::<&str>::new(),
+            "{how:?}"
+        );
+        assert!(
+            !out.stderr.contains("the workload 'sleep 1000'"),
+            "{how:?}: a forwarded TERM needs no death line: {}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn a_non_zero_exit_is_info_not_a_warning() {
+    let w = workload();
+    let quiet = run(How::Subreaper, &["--", "{w}", "exit", "3"]);
+    assert_eq!(quiet.code, Some(3));
+    assert_eq!(quiet.stderr, "", "nothing at the default level");
+
+    let out = run(How::Subreaper, &["-v", "--", "{w}", "exit", "3"]);
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    assert_eq!(lines_at(&out.stderr, "warning"), Vec::<&str>::new());
+    let deaths: Vec<&str> = lines_at(&out.stderr, "info")
+        .into_iter()
+        .filter(|l| l.contains("the workload '"))
+        .filter(|l| l.contains("exited with status 3"))
+        .collect();
+    assert_eq!(deaths.len(), 1, "{}", out.stderr);
+    let rest = death_line(deaths[0], "info", &format!("{w} exit 3"));
+    let (_, cause) = pid_and_cause(rest);
+    assert!(cause.ends_with(": exited with status 3"), "{}", deaths[0]);
+
+    let ok = run(How::Subreaper, &["-v", "--", "{w}", "exit", "0"]);
+    assert_eq!(ok.code, Some(0));
+    assert!(
+        !ok.stderr.contains("the workload '"),
+        "exit 0 needs no death line: {}",
+        ok.stderr
+    );
+}
+
+/// The example `hog`, built on first use like the workload toolbox.
+fn hog() -> String {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--example", "hog"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("run cargo");
+        assert!(status.success(), "cargo build --example hog failed");
+    });
+    let bin = Path::new(PIDONE).parent().expect("target dir");
+    bin.join("examples/hog").to_string_lossy().into_owned()
+}
+
+/// A cgroup v1 directory this test made, under the test's own cgroup of that
+/// hierarchy; removed (once its processes are gone) when dropped.
+struct TestCgroup {
+    dir: PathBuf,
+    /// As /proc/PID/cgroup will name it.
+    name: String,
+}
+
+impl TestCgroup {
+    /// Creates `pidone-diag-PID-TAG` in `controller`'s hierarchy at
+    /// /sys/fs/cgroup/CONTROLLER; `Err` says why the kernel refused.
+    fn new(controller: &str, tag: &str) -> Result<TestCgroup, String> {
+        let top = Path::new("/sys/fs/cgroup").join(controller);
+        if !top.join("cgroup.procs").exists() {
+            return Err(format!(
+                "no cgroup v1 {controller} hierarchy at {}",
+                top.display()
+            ));
+        }
+        let own = fs::read_to_string("/proc/self/cgroup")
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| {
+                let mut f = l.splitn(3, ':');
+                let (_, controllers, path) = (f.next()?, f.next()?, f.next()?);
+                controllers
+                    .split(',')
+                    .any(|c| c == controller)
+                    .then(|| path.to_owned())
+            })
+            .unwrap_or_else(|| "/".to_owned());
+        let leaf = format!("pidone-diag-{}-{tag}", std::process::id());
+        let name = format!("{}/{leaf}", own.trim_end_matches('/'));
+        let dir = top.join(name.trim_start_matches('/'));
+        match fs::create_dir(&dir) {
+            Ok(()) => Ok(TestCgroup { dir, name }),
+            Err(e) => Err(format!(
+                "the kernel refused to create {}: {e}",
+                dir.display()
+            )),
+        }
+    }
+
+    fn set(&self, file: &str, value: &str) -> io::Result<()> {
+        fs::write(self.dir.join(file), value)
+    }
+
+    /// Moves the process about to exec into this cgroup.
+    fn enter(&self, cmd: &mut Command) {
+        let procs =
+            CString::new(self.dir.join("cgroup.procs").to_str().expect("utf-8")).expect("no NUL");
+        // SAFETY: open/write/close are async-signal-safe; "0" moves the writer itself.
+        unsafe {
+            cmd.pre_exec(move || {
+                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                let ok = fd >= 0 && libc::write(fd, b"0".as_ptr().cast(), 1) == 1;
+                let err = io::Error::last_os_error();
+                if fd >= 0 {
+                    libc::close(fd);
+                }
+                ok.then_some(()).ok_or(err)
+            })
+        };
+    }
+}
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        // The last tasks may still be exiting: rmdir says EBUSY until they are gone.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while let Err(e) = fs::remove_dir(&self.dir) {
+            if e.kind() == io::ErrorKind::NotFound || Instant::now() > deadline {
+                if e.kind() != io::ErrorKind::NotFound {
+                    eprintln!("cannot remove {}: {e}", self.dir.display());
+                }
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+#[test]
+fn an_oom_kill_in_a_small_memory_cgroup_is_named() {
+    let hog = hog();
+    let group = match TestCgroup::new("memory", "oom") {
+        Ok(group) => group,
+        Err(why) => {
+            println!("skipped: {why}");
+            return;
+        }
+    };
+    const LIMIT: &str = "33554432"; // 32 MiB
+    if let Err(e) = group.set("memory.limit_in_bytes", LIMIT) {
+        println!("skipped: the kernel refused memory.limit_in_bytes = {LIMIT}: {e}");
+        return;
+    }
+    // Without swap in the limit the hog would be swapped out instead of killed.
+    if group.dir.join("memory.memsw.limit_in_bytes").exists() {
+        group
+            .set("memory.memsw.limit_in_bytes", LIMIT)
+            .expect("memory.memsw.limit_in_bytes");
+    }
+    let _ = group.set("memory.swappiness", "0");
+    let out = start_with(How::Subreaper, &["--", &hog], |cmd| group.enter(cmd)).finish();
+    assert_eq!(
+        out.code,
+        Some(137),
+        "the hog should be killed by the OOM killer: {}",
+        out.stderr
+    );
+    let warnings = lines_at(&out.stderr, "warning");
+    assert_eq!(warnings.len(), 1, "{}", out.stderr);
+    let rest = death_line(warnings[0], "warning", &hog);
+    let (_, cause) = pid_and_cause(rest);
+    let expected = format!(
+        ": killed by the kernel OOM killer (oom_kill 0 → 1 in memory cgroup {})",
+        group.name
+    );
+    assert!(
+        cause.ends_with(&expected),
+        "expected {expected:?}: {}",
+        warnings[0]
+    );
+}
+
+#[test]
+fn eagain_under_pids_max_names_the_cgroup_and_its_values() {
+    let group = match TestCgroup::new("pids", "max") {
+        Ok(group) => group,
+        Err(why) => {
+            println!("skipped: {why}");
+            return;
+        }
+    };
+    group.set("pids.max", "1").expect("pids.max");
+    let out = start_with(How::Subreaper, &["--", "true"], |cmd| group.enter(cmd)).finish();
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .starts_with("pidone: cannot fork: Resource temporarily unavailable"),
+        "{}",
+        out.stderr
+    );
+    let expected = format!("pids cgroup {}: pids.current 1 of pids.max 1", group.name);
+    assert!(
+        out.stderr.contains(&expected),
+        "expected {expected:?}: {}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("RLIMIT_NPROC "), "{}", out.stderr);
+}
+
+/// The tasks (threads included) the kernel counts for `uid` under RLIMIT_NPROC.
+fn tasks_of(uid: u32) -> u64 {
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return 0;
+    };
+    dir.flatten()
+        .filter_map(|e| fs::read_to_string(e.path().join("status")).ok())
+        .filter(|s| {
+            let real = s
+                .lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u32>().ok());
+            real == Some(uid)
+        })
+        .map(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Threads:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(1)
+        })
+        .sum()
+}
+
+#[test]
+fn eagain_under_rlimit_nproc_names_the_limit_and_the_count() {
+    // A uid of its own, so that nothing else of this machine counts against it.
+    let uid = 61_000 + std::process::id() % 4000;
+    let limit = tasks_of(uid) + 1; // pidone itself, and nothing more
+    let out = start_with(How::Subreaper, &["--", "true"], |cmd| {
+        cmd.current_dir("/");
+        // SAFETY: setrlimit, setgroups, setgid and setuid are async-signal-safe syscalls.
+        unsafe {
+            cmd.pre_exec(move || {
+                let nproc = libc::rlimit {
+                    rlim_cur: limit,
+                    rlim_max: limit,
+                };
+                let ok = libc::setrlimit(libc::RLIMIT_NPROC, &nproc) == 0
+                    && libc::setgroups(0, std::ptr::null()) == 0
+                    && libc::setgid(uid) == 0
+                    && libc::setuid(uid) == 0;
+                ok.then_some(()).ok_or_else(io::Error::last_os_error)
+            })
+        };
+    })
+    .finish();
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .starts_with("pidone: cannot fork: Resource temporarily unavailable"),
+        "{}",
+        out.stderr
+    );
+    let expected = format!("RLIMIT_NPROC {limit}/{limit} with {limit} process");
+    assert!(
+        out.stderr.contains(&expected),
+        "expected {expected:?}: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(&format!(" for uid {uid}")),
+        "{}",
+        out.stderr
+    );
+}
