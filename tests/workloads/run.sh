@@ -1,0 +1,660 @@
+#!/usr/bin/env bash
+# The workload tier: pidone as PID 1 of the real programs it is made for, php-fpm,
+# nginx and node, from Debian's packages, each in a fresh PID namespace
+# (`unshare --pid --fork --mount-proc pidone ... -- COMMAND`).
+#
+# Builds the static pidone (`cargo build-static`), writes the configurations of
+# this directory (php-fpm.conf, nginx.conf, www/*.php) into a temporary directory,
+# and runs the cases below. Processes are watched from the host's /proc: pidone's
+# descendants, their states (zombies), who is whose parent. Each case prints what
+# it ran and measured, then PASS or FAIL; the last line is "N passed, M failed".
+# Exit status: 0 when all passed. Traffic goes to 127.0.0.1 only, every wait has a
+# bound, and no system service or configuration is touched.
+#
+# Needs root, unshare (util-linux), php-fpm, nginx, cgi-fcgi (libfcgi-bin), curl
+# and node: the missing ones are installed with apt-get. The OOM case also needs
+# the cgroup v1 memory controller at /sys/fs/cgroup/memory. What cannot be had is
+# a skip with a reason, except under CI=true, where it is a failure.
+#
+#   bash tests/workloads/run.sh
+set -uo pipefail
+
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+HERE=$REPO/tests/workloads
+TRIPLE=x86_64-unknown-linux-gnu
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+[[ $TARGET_DIR = /* ]] || TARGET_DIR=$REPO/$TARGET_DIR
+BIN=$TARGET_DIR/$TRIPLE/release/pidone
+MEMCG_ROOT=/sys/fs/cgroup/memory
+MEMCG_LIMIT=$((32 << 20)) # php-fpm and 2 idle workers use about 9 MiB
+ORPHANS=20                 # short-lived orphans left by examples/node/spawner.js
+STOP_BOUND=10              # docker stop's default grace period, in seconds
+
+say() { echo "workload tier: $*"; }
+
+# Gives up on the whole tier: a failure under CI, a skip elsewhere.
+unavailable() {
+    if [[ ${CI:-} = true ]]; then
+        say "FAIL: $* (CI=true: the workload tier must run)" >&2
+        exit 1
+    fi
+    say "SKIP: $*"
+    exit 0
+}
+
+# ---------------------------------------------------------------- prerequisites
+
+# The Debian binary is versioned (php-fpm8.2); other systems have php-fpm.
+find_php_fpm() {
+    PHP_FPM=$(command -v php-fpm) ||
+        PHP_FPM=$(find /usr/sbin /usr/bin -maxdepth 1 -name 'php-fpm[0-9]*' 2>/dev/null | sort -V | tail -n1)
+    [[ -n $PHP_FPM && -x $PHP_FPM ]]
+}
+
+install_missing() {
+    local missing=()
+    find_php_fpm || missing+=(php-fpm)
+    command -v nginx >/dev/null || missing+=(nginx)
+    command -v cgi-fcgi >/dev/null || missing+=(libfcgi-bin)
+    command -v curl >/dev/null || missing+=(curl)
+    command -v node >/dev/null || missing+=(nodejs)
+    command -v unshare >/dev/null || missing+=(util-linux)
+    ((${#missing[@]} == 0)) && return 0
+    say "installing ${missing[*]}"
+    # Debian's policy-rc.d in containers keeps the packages' services from
+    # starting; elsewhere they may start, on their own ports: this tier uses its own.
+    if ! timeout 600 apt-get update -q >/dev/null ||
+        ! DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -q "${missing[@]}" >/dev/null; then
+        unavailable "apt-get install ${missing[*]} failed"
+    fi
+    find_php_fpm || unavailable "no php-fpm binary after installing php-fpm"
+}
+
+[[ $(uname -s) = Linux ]] || unavailable "not Linux"
+[[ $(id -u) = 0 ]] || unavailable "not root: PID namespaces, packages and cgroups need root"
+install_missing
+unshare --pid --fork --mount-proc true 2>/dev/null || unavailable "unshare --pid --fork --mount-proc does not work here"
+WWW_USER=www-data WWW_GROUP=www-data
+id -u www-data >/dev/null 2>&1 || WWW_USER=nobody WWW_GROUP=nogroup
+unset NOTIFY_SOCKET # php-fpm would talk to systemd
+
+# --------------------------------------------------------------------- build
+
+say "building: cargo build-static"
+(cd "$REPO" && timeout 1800 cargo build-static) || {
+    say "FAIL: the static build failed" >&2
+    exit 1
+}
+say "pidone: $BIN ($("$BIN" --version 2>&1 | head -n1)); $("$PHP_FPM" -v | head -n1); nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'); node $(node --version)"
+
+# --------------------------------------------------------------- the work dir
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/pidone-wl.XXXXXX")
+chmod 755 "$WORK" # the workers run as $WWW_USER and read the scripts
+MEMCG=
+WRAP=()    # what start() runs unshare under
+STARTED=() # the pidones this tier started (host pids), for the teardown
+
+alive() { [[ -n $1 ]] && kill -0 "$1" 2>/dev/null; }
+
+teardown() {
+    local status=$? pid
+    set +e
+    trap - EXIT INT TERM
+    # Killing a PID 1 kills its whole namespace.
+    for pid in "${STARTED[@]}"; do alive "$pid" && kill -KILL "$pid" 2>/dev/null; done
+    if [[ -n $MEMCG && -d $MEMCG ]]; then
+        while read -r pid; do kill -KILL "$pid" 2>/dev/null; done <"$MEMCG/cgroup.procs"
+        local tries=0
+        until rmdir "$MEMCG" 2>/dev/null || ((++tries > 50)); do sleep 0.1; done
+        [[ -d $MEMCG ]] && say "could not remove the memory cgroup $MEMCG"
+    fi
+    rm -rf "$WORK"
+    exit "$status"
+}
+trap teardown EXIT
+trap 'exit 130' INT TERM
+
+# A port on 127.0.0.1 that nothing listens on, from a range that depends on our pid.
+free_port() {
+    local port i hex
+    for ((i = 0; i < 100; i++)); do
+        port=$((20000 + ($$ * 7 + i * 131 + $1) % 30000))
+        printf -v hex '%04X' "$port"
+        grep -qE "^ *[0-9]+: [0-9A-F]+:$hex [0-9A-F]+:[0-9A-F]+ 0A " /proc/net/tcp /proc/net/tcp6 2>/dev/null || {
+            echo "$port"
+            return
+        }
+    done
+    echo "$((40000 + $1))"
+}
+FPM_PORT=$(free_port 1)
+NGINX_PORT=$(free_port 2)
+NODE_PORT=$(free_port 3)
+
+# Copies template $1 to $2, with the placeholders filled in for directory $3.
+render() {
+    sed -e "s|@DIR@|$3|g" -e "s|@USER@|$WWW_USER|g" -e "s|@GROUP@|$WWW_GROUP|g" -e "s|@PORT@|$4|g" "$1" >"$2"
+}
+FPM_DIR=$WORK/php
+mkdir -p "$FPM_DIR/www" "$FPM_DIR/run"
+chmod 777 "$FPM_DIR/run" # slow.php's marker, written by a worker
+render "$HERE/php-fpm.conf" "$FPM_DIR/php-fpm.conf" "$FPM_DIR" "$FPM_PORT"
+cp "$HERE"/www/*.php "$FPM_DIR/www/"
+chmod -R a+rX "$FPM_DIR/www"
+NGINX_DIR=$WORK/nginx
+mkdir -p "$NGINX_DIR/tmp"
+render "$HERE/nginx.conf" "$NGINX_DIR/nginx.conf" "$NGINX_DIR" "$NGINX_PORT"
+NGINX=(nginx -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" -e "$NGINX_DIR/error.log")
+
+# -------------------------------------------------------------- case helpers
+
+PASSED=0 FAILED=0 SKIPPED=0 CASE='' ERRORS=()
+
+begin() {
+    CASE=$1 ERRORS=()
+    echo
+    echo "--- $CASE: $2"
+}
+# Notes go to fd 3, the tier's stdout, even from a command whose output is discarded.
+exec 3>&1
+note() { echo "    $*" >&3; }
+bad() {
+    ERRORS+=("$*")
+    note "not ok: $*"
+}
+# expect DESCRIPTION TEST...: records the check, in the case, with its outcome.
+expect() {
+    local what=$1
+    shift
+    if "$@"; then note "ok: $what"; else bad "$what"; fi
+}
+# Ends the case: kills what it left running (a failed case may) and counts it.
+end() {
+    local pid
+    for pid in "${STARTED[@]}"; do alive "$pid" && kill -KILL "$pid" 2>/dev/null; done
+    if ((${#ERRORS[@]} == 0)); then
+        PASSED=$((PASSED + 1))
+        echo "PASS: $CASE"
+    else
+        FAILED=$((FAILED + 1))
+        echo "FAIL: $CASE: $(IFS=';'; echo "${ERRORS[*]}")"
+    fi
+}
+# A case that cannot run here: a failure under CI, a skip elsewhere.
+skip_case() {
+    if [[ ${CI:-} = true ]]; then
+        bad "$* (CI=true: the case must run)"
+        end
+        return
+    fi
+    SKIPPED=$((SKIPPED + 1))
+    echo "SKIP: $CASE: $*"
+}
+
+# Shows a command line, quoted where needed.
+shown() {
+    local arg out=()
+    for arg in "$@"; do
+        if [[ $arg =~ ^[A-Za-z0-9_./:=,+@%-]+$ ]]; then out+=("$arg"); else out+=("'${arg//\'/\'\\\'\'}'"); fi
+    done
+    echo "${out[*]}"
+}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# wait_for SECONDS WHAT TEST...: polls TEST until it succeeds; a timeout is a failure.
+wait_for() {
+    local limit=$1 what=$2 deadline=$((SECONDS + $1))
+    shift 2
+    until "$@" >/dev/null 2>&1; do
+        if ((SECONDS >= deadline)); then
+            bad "timed out after ${limit} s waiting for $what"
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+# Waits up to $1 seconds for process $2 to exit.
+wait_gone() {
+    local deadline=$((SECONDS + $1))
+    while alive "$2" && ((SECONDS < deadline)); do sleep 0.05; done
+    ! alive "$2"
+}
+not() { ! "$@"; }
+eq() { [[ $1 = "$2" ]]; }
+lt() { [[ $1 =~ ^[0-9]+$ ]] && (($1 < $2)); }
+has() { grep -qE -- "$2" "$1" 2>/dev/null; }
+
+# ------------------------------------------------------ processes, from the host
+
+# children PID: sets KIDS, the children of every thread of PID (host pids).
+children() {
+    local t k
+    KIDS=()
+    for t in /proc/"$1"/task/*/children; do
+        read -r -a k <"$t" 2>/dev/null || true
+        KIDS+=("${k[@]}")
+    done 2>/dev/null
+}
+cmdline() { tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null; }
+state() {
+    local stat
+    read -r stat <"/proc/$1/stat" 2>/dev/null || return 1
+    stat=${stat##*) }
+    echo "${stat%% *}"
+}
+# tree PID: sets TREE, PID's descendants (host pids; as PID 1, the whole namespace
+# but PID 1), and ZOMBIES, how many of them are zombies. Bounded: 5000 processes.
+tree() {
+    local queue=("$1") pid i=0
+    TREE=() ZOMBIES=0
+    while ((${#queue[@]} > 0 && i++ < 5000)); do
+        children "${queue[0]}"
+        queue=("${queue[@]:1}" "${KIDS[@]}")
+        for pid in "${KIDS[@]}"; do
+            TREE+=("$pid")
+            [[ $(state "$pid") = Z ]] && ZOMBIES=$((ZOMBIES + 1))
+        done
+    done
+}
+# child_of PARENT PATTERN: prints the first child of PARENT whose command line matches.
+child_of() {
+    local pid
+    children "$1"
+    for pid in "${KIDS[@]}"; do
+        [[ $(cmdline "$pid") =~ $2 ]] && echo "$pid" && return 0
+    done
+    return 1
+}
+# count_in TREE_ROOT PATTERN: sets N, the descendants whose command line matches.
+count_in() {
+    local pid
+    tree "$1"
+    N=0
+    for pid in "${TREE[@]}"; do [[ $(cmdline "$pid") =~ $2 ]] && N=$((N + 1)); done
+    return 0
+}
+ns_of() { stat -L -c %i "/proc/$1/ns/pid" 2>/dev/null; }
+# in_ns INODE: prints how many processes of the host live in that PID namespace.
+in_ns() { stat -L -c %i /proc/[0-9]*/ns/pid 2>/dev/null | grep -cx "$1"; }
+ns_empty() { [[ $(in_ns "$1") = 0 ]]; }
+
+# start NAME PIDONE_ARGS...: runs `unshare --pid --fork --mount-proc pidone ARGS` in
+# the background (after ${WRAP[@]}, if set), its output in $WORK/NAME.log. Sets
+# LOG, UNSHARE (the job) and P1 (pidone's host pid) and NS (its namespace).
+start() {
+    local name=$1
+    shift
+    LOG=$WORK/$name.log P1='' NS=''
+    note "\$ ${WRAP:+$(shown "${WRAP[@]}") }unshare --pid --fork --mount-proc pidone $(shown "$@")"
+    "${WRAP[@]}" unshare --pid --fork --mount-proc "$BIN" "$@" >"$LOG" 2>&1 &
+    UNSHARE=$!
+    wait_for 10 "pidone under unshare" pidone_up || return 1
+    if [[ -z $P1 ]]; then
+        wait "$UNSHARE"
+        bad "pidone exited at once, status $?: $(head -c 300 "$LOG" | tr '\n' '|')"
+        return 1
+    fi
+    STARTED+=("$P1")
+    NS=$(ns_of "$P1")
+}
+# True once pidone runs under unshare, or unshare has exited (P1 empty).
+pidone_up() {
+    alive "$UNSHARE" || { P1='' && return 0; }
+    children "$UNSHARE"
+    P1=${KIDS[0]:-}
+    [[ -n $P1 && $(readlink "/proc/$P1/exe") = "$BIN" ]]
+}
+# stop SIG: sends SIG to pidone and waits for it (STOP_BOUND s); sets CODE, STOP_MS.
+stop() {
+    local t0
+    t0=$(now_ms)
+    note "\$ kill -$1 <pidone>"
+    kill -"$1" "$P1"
+    wait_gone "$STOP_BOUND" "$UNSHARE" || bad "pidone still running $STOP_BOUND s after $1"
+    STOP_MS=$(($(now_ms) - t0))
+    alive "$UNSHARE" && kill -KILL "$P1"
+    wait "$UNSHARE"
+    CODE=$?
+    note "measured: pidone exited with $CODE, ${STOP_MS} ms after $1"
+}
+# Shows pidone's and the workload's output, indented.
+show_log() { sed 's/^/    | /' "$1" >&3; }
+
+# ------------------------------------------------------------------- php-fpm
+
+# One FastCGI request to the pool, as nginx would send it: the body on stdout.
+fcgi() {
+    SCRIPT_FILENAME=$FPM_DIR/www/$1 SCRIPT_NAME=/$1 REQUEST_METHOD=GET QUERY_STRING=${2:-} \
+        SERVER_NAME=localhost SERVER_PROTOCOL=HTTP/1.1 GATEWAY_INTERFACE=CGI/1.1 \
+        timeout 20 cgi-fcgi -bind -connect "127.0.0.1:$FPM_PORT"
+}
+FPM_CMD=("$PHP_FPM" -F -y "$FPM_DIR/php-fpm.conf")
+
+# fpm_up: true once pidone's child is the php-fpm master with 2 workers;
+# sets MASTER and WORKERS.
+fpm_up() {
+    MASTER=$(child_of "$P1" '^php-fpm: master process') || return 1
+    local pid
+    WORKERS=()
+    children "$MASTER"
+    for pid in "${KIDS[@]}"; do [[ $(cmdline "$pid") =~ ^php-fpm:\ pool ]] && WORKERS+=("$pid"); done
+    ((${#WORKERS[@]} == 2)) && has "$FPM_DIR/php-fpm.log" 'ready to handle connections'
+}
+# replaced OLD: true once 2 workers run, OLD is not one of them, and no zombie is left.
+replaced() {
+    fpm_up && [[ " ${WORKERS[*]} " != *" $1 "* ]] && tree "$P1" && ((ZOMBIES == 0))
+}
+
+case_php_fpm() {
+    begin php-fpm "pidone -r TERM:QUIT -- $(basename "$PHP_FPM") -F: requests, a worker killed, graceful stop"
+    local t0 out victim slow_pid slow_ms stop_t
+    : >"$FPM_DIR/php-fpm.log"
+    rm -f "$FPM_DIR/run/slow.started"
+    t0=$(now_ms)
+    start php-fpm -v -r TERM:QUIT -- "${FPM_CMD[@]}" || { end; return; }
+    if wait_for 20 "the php-fpm master and 2 workers, ready" fpm_up; then
+        note "measured: up in $(($(now_ms) - t0)) ms: pidone $P1 > master $MASTER ($(cmdline "$MASTER")) > workers ${WORKERS[*]} (host pids)"
+        note "\$ SCRIPT_FILENAME=.../hello.php REQUEST_METHOD=GET cgi-fcgi -bind -connect 127.0.0.1:$FPM_PORT"
+        t0=$(now_ms)
+        out=$(fcgi hello.php 2>&1)
+        note "measured: answered in $(($(now_ms) - t0)) ms: $(tail -n1 <<<"$out")"
+        expect "a request through FastCGI is answered by a worker" grep -q 'hello from php-fpm' <<<"$out"
+
+        victim=${WORKERS[0]}
+        note "\$ kill -KILL $victim   # a worker"
+        t0=$(now_ms)
+        kill -KILL "$victim"
+        wait_for 10 "the master to replace worker $victim, and no zombie" replaced "$victim" &&
+            note "measured: replaced in $(($(now_ms) - t0)) ms by ${WORKERS[*]}; zombies: $ZOMBIES"
+        expect "the fpm log tells of the killed worker" has "$FPM_DIR/php-fpm.log" "exited on signal 9"
+        expect "still answering" grep -q 'hello from php-fpm' < <(fcgi hello.php 2>&1)
+
+        # A slow request in flight when TERM (as QUIT) arrives must get its answer.
+        fcgi slow.php s=2 >"$WORK/slow.out" 2>&1 &
+        slow_pid=$!
+        if wait_for 10 "slow.php to start" test -e "$FPM_DIR/run/slow.started"; then
+            stop_t=$(now_ms)
+            stop TERM
+            wait "$slow_pid"
+            slow_ms=$(($(date -r "$WORK/slow.out" +%s%3N) - stop_t))
+            note "measured: the slow request ended ${slow_ms} ms after TERM: $(tail -n1 "$WORK/slow.out")"
+            expect "the request in flight finished (QUIT is graceful)" grep -q 'slow request done' "$WORK/slow.out"
+            expect "pidone exits with the pool's status, 0" eq "$CODE" 0
+            expect "pidone says the workload exited with 0" has "$LOG" 'the workload exited with 0'
+            expect "php-fpm shut down gracefully" has "$FPM_DIR/php-fpm.log" 'Finishing|exiting, bye-bye'
+            expect "no process remains in the namespace" ns_empty "$NS"
+        fi
+    fi
+    note "pidone's log:"
+    show_log "$LOG"
+    note "php-fpm's log:"
+    show_log "$FPM_DIR/php-fpm.log"
+    end
+}
+
+new_master() { fpm_up && [[ $MASTER != "$1" ]]; }
+
+# The outage from the field: the pool in a memory cgroup too small for a request.
+case_php_fpm_oom() {
+    begin php-fpm-oom "php-fpm in a $((MEMCG_LIMIT >> 20)) MiB memory cgroup: the master is OOM-killed; --restart on-failure"
+    if [[ ! -w $MEMCG_ROOT/cgroup.procs ]]; then
+        skip_case "no cgroup v1 memory controller at $MEMCG_ROOT"
+        return
+    fi
+    MEMCG=$MEMCG_ROOT/pidone-wl-$$
+    if ! mkdir "$MEMCG" || ! echo "$MEMCG_LIMIT" >"$MEMCG/memory.limit_in_bytes"; then
+        skip_case "cannot create a memory cgroup with a limit under $MEMCG_ROOT"
+        return
+    fi
+    note "memory cgroup $MEMCG, memory.limit_in_bytes $(cat "$MEMCG/memory.limit_in_bytes")"
+    local old t0 out kills line pid
+    : >"$FPM_DIR/php-fpm.log"
+    # pidone (and so everything it starts) joins the cgroup before it starts.
+    # shellcheck disable=SC2016 # $$ and $@ are the inner shell's
+    WRAP=(sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$MEMCG")
+    start php-fpm-oom -v -r TERM:QUIT --restart on-failure --restart-delay 200ms --max-restarts 3 -- "${FPM_CMD[@]}"
+    local started=$?
+    WRAP=()
+    ((started == 0)) || { end; return; }
+    if wait_for 20 "the php-fpm master and 2 workers, ready" fpm_up; then
+        old=$MASTER
+        note "pool up: master $MASTER, workers ${WORKERS[*]}; cgroup usage $(($(cat "$MEMCG/memory.usage_in_bytes") >> 10)) KiB"
+        # The kernel kills the process it scores highest; the test makes that the
+        # master, so the outage it recreates is the one where the service itself dies.
+        note "\$ echo 1000 > /proc/$MASTER/oom_score_adj   # the master is the OOM killer's choice"
+        echo 1000 >"/proc/$MASTER/oom_score_adj"
+        note "\$ SCRIPT_FILENAME=.../eat.php QUERY_STRING=mb=128 cgi-fcgi ...   # allocates 128 MiB in a worker"
+        t0=$(now_ms)
+        out=$(fcgi eat.php mb=128 2>&1)
+        note "request: exit $?, ${out:-no answer}"
+        wait_for 10 "the OOM killer to act (memory.oom_control: oom_kill)" \
+            grep -qE '^oom_kill [1-9]' "$MEMCG/memory.oom_control"
+        kills=$(awk '$1 == "oom_kill" { print $2 }' "$MEMCG/memory.oom_control")
+        note "measured: $kills OOM kill(s) in the cgroup; the master $old is $(alive "$old" && echo alive || echo gone)"
+        dmesg 2>/dev/null | grep -E 'Memory cgroup out of memory: Killed process' | tail -n "${kills:-1}" | sed 's/^/    kernel: /'
+        if wait_for 20 "a new master (restarted by pidone), with 2 workers" new_master "$old"; then
+            note "measured: back $(($(now_ms) - t0)) ms after the request: master $MASTER, workers ${WORKERS[*]}"
+            tree "$P1"
+            for pid in "${TREE[@]}"; do note "  in the namespace: $pid $(cmdline "$pid")"; done
+            expect "no worker of the killed pool is left beside the new one" eq "${#TREE[@]}" 3
+            expect "the restarted pool answers" grep -q 'hello from php-fpm' < <(fcgi hello.php 2>&1)
+        fi
+        line=$(grep -m1 'killed by the kernel OOM killer' "$LOG")
+        note "${line:-(no line in the log names the OOM killer)}"
+        expect "pidone's log names the OOM killer" test -n "$line"
+        expect "the line has a timestamp" grep -qE '[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}' <<<"$line"
+        expect "the line is a warning" grep -q 'warning' <<<"$line"
+        if alive "$UNSHARE"; then
+            stop TERM
+            expect "pidone exits 0 after the restarted pool's graceful stop" eq "$CODE" 0
+            expect "no process remains in the namespace" ns_empty "$NS"
+        else
+            wait "$UNSHARE"
+            bad "pidone exited ($?) instead of restarting the pool"
+        fi
+    fi
+    note "pidone's log:"
+    show_log "$LOG"
+    note "php-fpm's log:"
+    show_log "$FPM_DIR/php-fpm.log"
+    local tries=0
+    until rmdir "$MEMCG" 2>/dev/null || ((++tries > 50)); do sleep 0.1; done
+    [[ -d $MEMCG ]] || MEMCG=
+    end
+}
+
+# --------------------------------------------------------------------- nginx
+
+# nginx_up PARENT: true once PARENT's child is the nginx master with 2 workers
+# answering; sets MASTER and WORKERS.
+nginx_up() {
+    MASTER=$(child_of "$1" '^nginx: master process') || return 1
+    nginx_workers
+    ((${#WORKERS[@]} == 2)) && curl -fsS -m 5 "http://127.0.0.1:$NGINX_PORT/" >/dev/null
+}
+nginx_workers() {
+    local pid
+    WORKERS=()
+    children "$MASTER"
+    for pid in "${KIDS[@]}"; do [[ $(cmdline "$pid") =~ ^nginx:\ worker ]] && WORKERS+=("$pid"); done
+}
+# reloaded OLD_WORKERS: true once 2 workers run, none of them old, and no zombie.
+reloaded() {
+    local pid
+    nginx_workers
+    ((${#WORKERS[@]} == 2)) || return 1
+    for pid in "${WORKERS[@]}"; do [[ " $1 " = *" $pid "* ]] && return 1; done
+    tree "$P1"
+    ((ZOMBIES == 0))
+}
+
+# The checks both nginx cases share, once nginx is up under pidone.
+nginx_checks() {
+    local out old_master old_workers t0
+    out=$(curl -sS -m 5 "http://127.0.0.1:$NGINX_PORT/" 2>&1)
+    note "\$ curl http://127.0.0.1:$NGINX_PORT/ -> $out"
+    expect "a request to 127.0.0.1 is answered" grep -q 'hello from nginx' <<<"$out"
+
+    old_master=$MASTER old_workers="${WORKERS[*]}"
+    note "\$ kill -HUP <pidone>   # reload"
+    t0=$(now_ms)
+    kill -HUP "$P1"
+    if wait_for 20 "new workers after HUP, the old ones gone, no zombie" reloaded "$old_workers"; then
+        note "measured: reloaded in $(($(now_ms) - t0)) ms: master $old_master -> $(child_of "$MASTER_PARENT" '^nginx: master process'), workers $old_workers -> ${WORKERS[*]}, zombies $ZOMBIES"
+    fi
+    expect "HUP reloads: the master pid stays" eq "$(child_of "$MASTER_PARENT" '^nginx: master process')" "$old_master"
+    expect "nginx logged the reload" has "$NGINX_DIR/error.log" 'reconfiguring'
+    expect "pidone is still running after HUP" alive "$UNSHARE"
+    out=$(curl -sS -m 5 "http://127.0.0.1:$NGINX_PORT/" 2>&1)
+    note "\$ curl http://127.0.0.1:$NGINX_PORT/ -> $out"
+    expect "answered after the reload, by a new worker" grep -q 'hello from nginx' <<<"$out"
+
+    stop TERM
+    expect "docker stop-style TERM ends it within ${STOP_BOUND} s" lt "$STOP_MS" $((STOP_BOUND * 1000))
+    expect "pidone exits with nginx's status, 0" eq "$CODE" 0
+    expect "no process remains in the namespace" ns_empty "$NS"
+}
+
+case_nginx_foreground() {
+    begin nginx "pidone -- nginx -g 'daemon off;': a request, HUP reloads, TERM stops"
+    local t0
+    : >"$NGINX_DIR/error.log"
+    t0=$(now_ms)
+    start nginx -v -- "${NGINX[@]}" -g 'daemon off;' || { end; return; }
+    MASTER_PARENT=$P1
+    if wait_for 20 "the nginx master (pidone's child) and 2 workers, answering" nginx_up "$P1"; then
+        note "measured: up in $(($(now_ms) - t0)) ms: pidone $P1 > master $MASTER > workers ${WORKERS[*]}"
+        nginx_checks
+    fi
+    note "pidone's log:"
+    show_log "$LOG"
+    end
+}
+
+case_nginx_daemon() {
+    begin nginx-daemon "pidone --pidfile nginx.pid -- nginx (it daemonizes): followed through the pid file; control: no --pidfile"
+    local t0
+    : >"$NGINX_DIR/error.log"
+    rm -f "$NGINX_DIR/nginx.pid"
+    t0=$(now_ms)
+    start nginx-daemon -v --pidfile "$NGINX_DIR/nginx.pid" -- "${NGINX[@]}" || { end; return; }
+    MASTER_PARENT=$P1
+    # The daemon's parent exits; the daemon is re-parented to pidone (PID 1).
+    if wait_for 20 "the daemonized master (re-parented to pidone) and 2 workers, answering" nginx_up "$P1"; then
+        note "measured: up in $(($(now_ms) - t0)) ms: pidone $P1 > master $MASTER (pid file: $(cat "$NGINX_DIR/nginx.pid" 2>/dev/null)) > workers ${WORKERS[*]}"
+        # The master is pidone's child only once the first nginx process has exited.
+        expect "pidone is still running after the nginx parent exited" alive "$UNSHARE"
+        expect "the master leads a process group of its own (setsid): the first one's is gone" \
+            eq "$(ps -o pgid= -p "$MASTER" | tr -d ' ')" "$MASTER"
+        alive "$UNSHARE" && nginx_checks
+    fi
+    if alive "$UNSHARE"; then stop TERM; fi
+    note "pidone's log:"
+    show_log "$LOG"
+
+    # The control: without --pidfile, the workload is the first nginx process,
+    # which exits 0 once the daemon is forked; pidone follows it out and ends nginx.
+    local ctl=$WORK/nginx-daemon-control.log code
+    : >"$NGINX_DIR/error.log"
+    rm -f "$NGINX_DIR/nginx.pid"
+    note "\$ unshare --pid --fork --mount-proc pidone -v -- $(shown "${NGINX[@]}")   # control"
+    unshare --pid --fork --mount-proc "$BIN" -v -- "${NGINX[@]}" >"$ctl" 2>&1 &
+    UNSHARE=$!
+    if wait_for 20 "control: pidone to exit" not alive "$UNSHARE"; then
+        wait "$UNSHARE"
+        code=$?
+        note "measured: control: pidone exited with $code; nginx had started $(grep -cE 'start worker process [0-9]+' "$NGINX_DIR/error.log") worker(s)"
+        expect "control: pidone exits 0 with the first nginx process" eq "$code" 0
+        expect "control: pidone terminated the daemon it left behind" has "$ctl" '[1-9][0-9]* leftover process\(es\) got TERM'
+        expect "control: no nginx of this test outlives it" not pgrep -f "$NGINX_DIR/nginx.conf"
+    fi
+    note "control: pidone's log:"
+    show_log "$ctl"
+    end
+}
+
+# ---------------------------------------------------------------------- node
+
+case_node_server() {
+    begin node-server "pidone -- node examples/node/server.js: a request in flight finishes, TERM exits 0"
+    local out
+    start node-server -v -- node "$REPO/examples/node/server.js" "$NODE_PORT" || { end; return; }
+    if wait_for 20 "server: listening" has "$LOG" 'server: listening'; then
+        out=$(curl -sS -m 5 "http://127.0.0.1:$NODE_PORT/" 2>&1)
+        note "\$ curl http://127.0.0.1:$NODE_PORT/ -> $out"
+        expect "a request is answered" grep -q 'hello from node' <<<"$out"
+        curl -sS -m 10 "http://127.0.0.1:$NODE_PORT/slow" >"$WORK/node-slow.out" 2>&1 &
+        local slow=$!
+        if wait_for 10 "the slow request to reach node" has "$LOG" 'slow request received'; then
+            stop TERM
+            wait "$slow"
+            note "slow request: $(cat "$WORK/node-slow.out")"
+            expect "the request in flight got its answer" grep -q 'slow request done' "$WORK/node-slow.out"
+            expect "exit code 0: node closed the server and exited" eq "$CODE" 0
+            expect "node logged its close" has "$LOG" 'server: closed, exit 0'
+            expect "no process remains in the namespace" ns_empty "$NS"
+        fi
+    fi
+    note "output:"
+    show_log "$LOG"
+    end
+}
+
+# sleeps_settled: spawner's short orphans are gone, its 2 long sleeps remain, no zombie.
+sleeps_settled() { count_in "$1" '^sleep ' && ((N == 2 && ZOMBIES == 0)); }
+
+two_sleeps() { count_in "$1" '^sleep ' && ((N == 2)); }
+
+case_node_spawner() {
+    begin node-spawner "pidone -- node examples/node/spawner.js $ORPHANS: orphans reaped, leftovers terminated; control: node as PID 1"
+    start node-spawner -v -- node "$REPO/examples/node/spawner.js" "$ORPHANS" || { end; return; }
+    if wait_for 20 "spawner: ready" has "$LOG" 'spawner: ready'; then
+        if wait_for 20 "the $ORPHANS short orphans reaped: 2 sleeps left, no zombie" sleeps_settled "$P1"; then
+            note "measured: under pidone: ${#TREE[@]} processes below pidone, zombies $ZOMBIES"
+        fi
+        stop TERM
+        expect "exit code 0, the spawner's" eq "$CODE" 0
+        expect "pidone terminated the leftovers" has "$LOG" '[1-9][0-9]* leftover process\(es\) got TERM'
+        expect "none needed KILL" has "$LOG" ' 0 process\(es\) needed KILL'
+        expect "no process remains in the namespace" ns_empty "$NS"
+    fi
+    note "output:"
+    show_log "$LOG"
+
+    # The control: node as PID 1 reaps its own children, not the orphans.
+    local ctl=$WORK/node-control.log pid ns_ino
+    note "\$ unshare --pid --fork --mount-proc node examples/node/spawner.js $ORPHANS   # control"
+    unshare --pid --fork --mount-proc node "$REPO/examples/node/spawner.js" "$ORPHANS" >"$ctl" 2>&1 &
+    UNSHARE=$!
+    if wait_for 20 "control: spawner: ready" has "$ctl" 'spawner: ready'; then
+        children "$UNSHARE"
+        pid=${KIDS[0]}
+        STARTED+=("$pid")
+        ns_ino=$(ns_of "$pid")
+        wait_for 20 "control: the short orphans exited" two_sleeps "$pid"
+        tree "$pid"
+        note "measured: with node as PID 1: zombies $ZOMBIES"
+        expect "control: the $ORPHANS orphans stay zombies" eq "$ZOMBIES" "$ORPHANS"
+        kill -KILL "$pid"
+        wait "$UNSHARE"
+        wait_for 10 "control: the namespace gone" ns_empty "$ns_ino"
+    fi
+    end
+}
+
+# -------------------------------------------------------------------- main
+
+T0=$SECONDS
+say "ports on 127.0.0.1: php-fpm $FPM_PORT, nginx $NGINX_PORT, node $NODE_PORT; work dir $WORK"
+case_php_fpm
+case_php_fpm_oom
+case_nginx_foreground
+case_nginx_daemon
+case_node_server
+case_node_spawner
+echo
+say "$((PASSED + FAILED + SKIPPED)) cases in $((SECONDS - T0)) s (build excluded)"
+((SKIPPED == 0)) || say "$SKIPPED skipped"
+echo "$PASSED passed, $FAILED failed"
+((FAILED == 0))

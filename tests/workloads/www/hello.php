@@ -1,0 +1,3 @@
+<?php
+// One quick answer from a php-fpm worker.
+echo "hello from php-fpm, worker ", getmypid(), "\n";
