@@ -347,7 +347,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "h" => 3600.0,
         _ => return Err(bad()),
     };
-    Duration::try_from_secs_f64(number * scale).map_err(|_| bad())
+    // At most ~136 years, so that no deadline computed from it can overflow.
+    Duration::try_from_secs_f64(number * scale)
+        .ok()
+        .filter(|d| d.as_secs() <= u64::from(u32::MAX))
+        .ok_or_else(bad)
 }
 
 fn env_value(name: &str) -> Result<Option<String>, Error> {
@@ -473,12 +477,70 @@ mod tests {
     }
 
     #[test]
+    fn no_value_makes_the_parser_panic() {
+        let values = [
+            "",
+            " ",
+            "-",
+            "+",
+            ":",
+            "::",
+            "0",
+            "-0",
+            "1e9",
+            "NaN",
+            "inf",
+            "é",
+            "RTMIN+é",
+            "RTMAX-",
+            "SIG",
+            "sig",
+            "TERM:",
+            ":TERM",
+            "15:15:15",
+            "999999999999999999999",
+            "1.5.5s",
+            "\u{0}",
+            "ms",
+            "h1",
+        ];
+        let options = [
+            "-p",
+            "-r",
+            "-t",
+            "--stop-delay",
+            "-e",
+            "--restart",
+            "--restart-delay",
+            "--max-restarts",
+            "--restart-signal",
+            "--oom-score-adj",
+            "--pidfile",
+        ];
+        for option in options {
+            for value in values {
+                let _ = parse_str(&[option, value, "x"]);
+                let _ = parse_str(&[&format!("{option}={value}"), "x"]);
+            }
+        }
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
-        for bad in ["", "s", "10x", "-1s", "1e3", "ten"] {
+        for bad in [
+            "",
+            "s",
+            "10x",
+            "-1s",
+            "1e3",
+            "ten",
+            "99999999999999999999h",
+            "1.2.3s",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }

@@ -169,12 +169,15 @@ fn rt_offset(text: &str) -> Option<c_int> {
     if text.is_empty() {
         return Some(0);
     }
-    let n: c_int = text[1..].parse().ok()?;
-    match text.as_bytes()[0] {
-        b'+' => Some(n),
-        b'-' => Some(-n),
-        _ => None,
+    let digits = |t: &str| {
+        t.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| t.parse::<c_int>().ok())?
+    };
+    if let Some(n) = text.strip_prefix('+') {
+        return digits(n);
     }
+    digits(text.strip_prefix('-')?).map(|n| -n)
 }
 
 /// dumb-init's `-r FROM:TO` table: what a received signal is forwarded as;
@@ -221,7 +224,9 @@ mod tests {
         assert_eq!(parse("RTMIN"), Ok(libc::SIGRTMIN()));
         assert_eq!(parse("SIGRTMIN+3"), Ok(libc::SIGRTMIN() + 3));
         assert_eq!(parse("rtmax-1"), Ok(libc::SIGRTMAX() - 1));
-        for bad in ["", "0", "65", "-1", "TERMS", "SIGFOO", "RTMIN*2", "RTMAX+1"] {
+        for bad in [
+            "", "0", "65", "-1", "TERMS", "SIGFOO", "RTMIN*2", "RTMAX+1", "RTMINé", "RTMAX-é", "ü",
+        ] {
             let err = parse(bad).unwrap_err();
             assert!(err.contains(&format!("'{bad}'")), "{err}");
         }

@@ -131,6 +131,8 @@ impl Phase {
 /// What happened, for the one line that explains pidone's exit.
 #[derive(Debug, Default)]
 struct Report {
+    /// The last terminating signal: a HUP that reloaded the workload long
+    /// before `docker stop` is not what ended it.
     cause: Option<Received>,
     termed: usize,
     killed: usize,
@@ -256,7 +258,7 @@ impl Supervisor {
             return None;
         }
         if is_terminating(signo) {
-            self.report.cause.get_or_insert(sig);
+            self.report.cause = Some(sig);
             self.shutdown = true;
             match self.phase {
                 Phase::Running if self.policy.stop_delay.is_some() => {
@@ -287,7 +289,7 @@ impl Supervisor {
     /// get it; a terminating one ends any restarting, and a back-off at once.
     fn between_workloads(&mut self, sig: Received, signo: c_int) -> Option<i32> {
         if is_terminating(signo) {
-            self.report.cause.get_or_insert(sig);
+            self.report.cause = Some(sig);
             self.shutdown = true;
             self.next = Next::Exit;
             if let Phase::BackOff { .. } = self.phase {
