@@ -6,9 +6,12 @@
 //! sudo cargo bench --bench compare [-- --quick] [-- --pidone PATH] [-- --json PATH]
 //! ```
 //!
-//! `cargo bench` builds pidone with the `bench` profile, which inherits `release`
-//! unchanged, into `target/release/pidone`: that is the binary measured (its path
-//! is printed). Run it as root: most figures run the init as PID 1 of a fresh PID
+//! The pidone measured is the one that ships: the static build, made first with
+//! `cargo build-static` (.cargo/config.toml) in the same target directory, at
+//! `target/x86_64-unknown-linux-gnu/release/pidone` (its path is printed).
+//! `--dynamic` measures the dynamic release build that `cargo bench` itself makes
+//! (`target/release/pidone`, the `bench` profile inherits `release`), and
+//! `--pidone PATH` any other build. Run it as root: most figures run the init as PID 1 of a fresh PID
 //! namespace, made with `clone(CLONE_NEWPID)` straight from this process (no
 //! `unshare` binary in the timings). The peers come from
 //! `apt-get install tini dumb-init catatonit` (tini-static comes with tini); a
@@ -44,7 +47,10 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
+/// The dynamic release build that `cargo bench` made: `<target dir>/release/pidone`.
 const PIDONE: &str = env!("CARGO_BIN_EXE_pidone");
+/// Where `cargo build-static` puts the shipped build, under the same target dir.
+const STATIC_TRIPLE: &str = "x86_64-unknown-linux-gnu";
 const PEERS: [&str; 4] = ["tini", "tini-static", "dumb-init", "catatonit"];
 
 /// Names the helper role of a re-executed bench binary.
@@ -57,8 +63,8 @@ fn main() {
         Ok("bench_orphans") => return bench_orphans::main(),
         _ => {}
     }
-    let opts = Options::parse();
-    if let Err(e) = run(&opts) {
+    let mut opts = Options::parse();
+    if let Err(e) = build_static(&mut opts).and_then(|()| run(&opts)) {
         eprintln!("compare: {e}");
         exit(1);
     }
@@ -68,6 +74,8 @@ fn main() {
 struct Options {
     quick: bool,
     pidone: PathBuf,
+    /// Build the shipped static pidone first and measure it (no --pidone, --dynamic).
+    build_static: bool,
     /// Where to write the results; `None` with `--only` and no `--json`.
     json: Option<PathBuf>,
     /// Phases to run (all when empty).
@@ -87,6 +95,7 @@ impl Options {
     fn parse() -> Options {
         let mut quick = false;
         let mut pidone = PathBuf::from(PIDONE);
+        let mut build_static = true;
         let mut json = None;
         let mut only = Vec::new();
         let mut also = Vec::new();
@@ -94,7 +103,11 @@ impl Options {
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--quick" => quick = true,
-                "--pidone" => pidone = args.next().map(PathBuf::from).unwrap_or_else(|| usage()),
+                "--pidone" => {
+                    pidone = args.next().map(PathBuf::from).unwrap_or_else(|| usage());
+                    build_static = false;
+                }
+                "--dynamic" => build_static = false,
                 "--json" => json = Some(args.next().map(PathBuf::from).unwrap_or_else(|| usage())),
                 "--only" => {
                     let list = args.next().unwrap_or_else(|| usage());
@@ -127,6 +140,7 @@ impl Options {
         Options {
             quick,
             pidone,
+            build_static,
             json,
             only,
             also,
@@ -143,7 +157,8 @@ impl Options {
 
 const USAGE: &str = "usage: cargo bench --bench compare [-- OPTIONS]
   --quick            fewer rounds, 5 000 orphans, a 2 s idle window (under a minute)
-  --pidone PATH      measure this pidone binary instead of the one cargo just built
+  --pidone PATH      measure this pidone binary instead of the shipped static build
+  --dynamic          measure the dynamic release build cargo bench made (target/release)
   --also NAME=PATH   measure another pidone build too (e.g. a static one); repeatable
   --only LIST        run only these phases, comma-separated: start, idle, zombies,
                      latency, storms, instructions (then no JSON unless --json)
@@ -157,6 +172,31 @@ const PHASES: [&str; 6] = [
     "storms",
     "instructions",
 ];
+
+/// Builds the shipped pidone with `cargo build-static` into the target directory
+/// that `cargo bench` uses, and points `opts.pidone` at it.
+fn build_static(opts: &mut Options) -> Result<(), String> {
+    if !opts.build_static {
+        return Ok(());
+    }
+    let target_dir = Path::new(PIDONE)
+        .parent()
+        .and_then(Path::parent)
+        .ok_or_else(|| format!("cannot find the target directory of {PIDONE}"))?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    eprintln!("building the shipped pidone: cargo build-static");
+    let status = Command::new(cargo)
+        .arg("build-static")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("CARGO_TARGET_DIR", target_dir)
+        .status()
+        .map_err(|e| format!("cannot run cargo build-static: {e}"))?;
+    if !status.success() {
+        return Err(format!("cargo build-static failed ({status})"));
+    }
+    opts.pidone = target_dir.join(STATIC_TRIPLE).join("release/pidone");
+    Ok(())
+}
 
 fn usage() -> ! {
     eprintln!("{USAGE}");
@@ -1599,7 +1639,8 @@ fn utc_now() -> String {
 }
 
 /// The git commit of the pidone sources measured, `-dirty` with local changes
-/// to src/ or Cargo.lock (Cargo.toml is left out: this bench's own entry is there).
+/// to src/, Cargo.lock, build.rs or .cargo/ (the static build's flags); Cargo.toml
+/// is left out: this bench's own entry is there.
 fn source_version() -> String {
     let git = |args: &[&str]| {
         Command::new("git")
@@ -1621,6 +1662,7 @@ fn source_version() -> String {
                 "src",
                 "Cargo.lock",
                 "build.rs",
+                ".cargo",
             ])
             .is_some_and(|s| !s.is_empty());
             format!("commit {commit}{}", if dirty { "-dirty" } else { "" })

@@ -23,26 +23,41 @@ pub struct MemoryCounters {
     pub oom_kill: Option<u64>,
     /// v1 `memory.failcnt`: how often the usage hit the limit.
     pub failcnt: Option<u64>,
+    /// Where they were read, so that `again` need not look for the cgroup again.
+    pub dir: Option<(PathBuf, bool)>,
 }
 
 impl MemoryCounters {
     /// The counters of pidone's own memory cgroup; what cannot be read is `None`.
     pub fn read() -> Self {
-        let Some(group) = Cgroup::find("memory") else {
-            return Self::default();
-        };
-        let (oom_kill, failcnt) = if group.v2 {
-            let events = fs::read_to_string(group.dir.join("memory.events")).ok();
+        match Cgroup::find("memory") {
+            Some(group) => Self::read_in(Some(group.name), group.dir, group.v2),
+            None => Self::default(),
+        }
+    }
+
+    /// The same counters read again, from the cgroup found by `read`.
+    pub fn again(&self) -> Self {
+        match &self.dir {
+            Some((dir, v2)) => Self::read_in(self.cgroup.clone(), dir.clone(), *v2),
+            None => Self::default(),
+        }
+    }
+
+    fn read_in(cgroup: Option<String>, dir: PathBuf, v2: bool) -> Self {
+        let (oom_kill, failcnt) = if v2 {
+            let events = fs::read_to_string(dir.join("memory.events")).ok();
             (events.and_then(|e| keyed(&e, "oom_kill")), None)
         } else {
-            let control = fs::read_to_string(group.dir.join("memory.oom_control")).ok();
-            let failcnt = number(&group.dir.join("memory.failcnt"));
+            let control = fs::read_to_string(dir.join("memory.oom_control")).ok();
+            let failcnt = number(&dir.join("memory.failcnt"));
             (control.and_then(|c| keyed(&c, "oom_kill")), failcnt)
         };
         MemoryCounters {
-            cgroup: Some(group.name),
+            cgroup,
             oom_kill,
             failcnt,
+            dir: Some((dir, v2)),
         }
     }
 }
@@ -624,6 +639,7 @@ mod tests {
             cgroup: Some("/docker/abc".into()),
             oom_kill: Some(oom_kill),
             failcnt: Some(failcnt),
+            dir: None,
         }
     }
 

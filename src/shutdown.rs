@@ -31,8 +31,13 @@ pub fn signal_all(self_pid: pid_t, signo: c_int) -> usize {
         .count()
 }
 
-/// Every process below `root`, from one snapshot of /proc.
+/// Every process below `root`: walks /proc/PID/task/TID/children from `root`
+/// down (the subtree only, not every process of /proc); kernels without
+/// CONFIG_PROC_CHILDREN fall back to one snapshot of all of /proc.
 pub fn descendants(root: pid_t) -> Vec<pid_t> {
+    if let Some(found) = descendants_by_children(root) {
+        return found;
+    }
     let mut children: HashMap<pid_t, Vec<pid_t>> = HashMap::new();
     for (pid, ppid) in processes() {
         children.entry(ppid).or_default().push(pid);
@@ -46,6 +51,37 @@ pub fn descendants(root: pid_t) -> Vec<pid_t> {
         }
     }
     found
+}
+
+fn descendants_by_children(root: pid_t) -> Option<Vec<pid_t>> {
+    let me = std::process::id() as pid_t;
+    let mut found = Vec::new();
+    let mut todo = vec![root];
+    while let Some(pid) = todo.pop() {
+        // /proc/self: right even when /proc belongs to another PID namespace.
+        let tasks = if pid == me {
+            "/proc/self/task".to_owned()
+        } else {
+            format!("/proc/{pid}/task")
+        };
+        for task in fs::read_dir(tasks).into_iter().flatten().flatten() {
+            let children = fs::read_to_string(task.path().join("children"));
+            if pid == root && children.is_err() {
+                return None; // no CONFIG_PROC_CHILDREN
+            }
+            for child in children
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter_map(|c| c.parse().ok())
+            {
+                if !matches!(stat(child), Some(('Z', _))) {
+                    found.push(child);
+                }
+                todo.push(child);
+            }
+        }
+    }
+    Some(found)
 }
 
 /// (pid, parent pid) of every live process in /proc: zombies are left out, they
@@ -65,7 +101,14 @@ fn processes() -> impl Iterator<Item = (pid_t, pid_t)> {
 /// State and parent pid from /proc/PID/stat: "pid (comm) state ppid ...", where
 /// comm may hold spaces and parentheses, so fields are counted after the last ')'.
 fn stat(pid: pid_t) -> Option<(char, pid_t)> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    use std::io::Read;
+    // One read(2): state and ppid come right after comm, well within 512 bytes.
+    let mut buf = [0u8; 512];
+    let n = fs::File::open(format!("/proc/{pid}/stat"))
+        .ok()?
+        .read(&mut buf)
+        .ok()?;
+    let text = std::str::from_utf8(&buf[..n]).ok()?;
     let mut fields = text.rsplit_once(')')?.1.split_whitespace();
     let state = fields.next()?.chars().next()?;
     Some((state, fields.next()?.parse().ok()?))

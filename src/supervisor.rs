@@ -416,7 +416,7 @@ impl Supervisor {
 
     /// The line on a death nobody asked for (or a non-zero exit, at info level).
     fn tell_death(&self, main: &Main, status: c_int) {
-        let after = MemoryCounters::read();
+        let after = main.memory.again();
         let death = Death {
             command: &self.launch.command,
             pid: main.pid.as_raw(),
