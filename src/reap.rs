@@ -55,19 +55,22 @@ pub struct Reaped {
     pub none_left: bool,
 }
 
-/// Reaps every zombie child without blocking. While the main child is unreaped
-/// each zombie is looked at before it is reaped, so that `last_rites` runs while
-/// the main child's zombie still holds its pid and process group id: nothing it
-/// signals can be a recycled pid. It is given the main child's wait status. `warn_others` logs every other reaped process
-/// at warning level (tini's `-w`).
+/// Reaps every zombie child without blocking, and runs `last_rites` with the
+/// main child's wait status when it is among them. With `look_first`, each zombie
+/// is looked at (`waitid(WNOWAIT)`) before it is reaped while the main child is
+/// unreaped, so that `last_rites` runs while the main child's zombie still holds
+/// its pid and process group id (it signals that group: no recycled group can be
+/// hit); otherwise one `waitpid` per zombie, and `last_rites` runs right after.
+/// `warn_others` logs every other reaped process at warning level (tini's `-w`).
 pub fn reap_all(
     mut main: Option<Pid>,
+    look_first: bool,
     warn_others: bool,
     mut last_rites: impl FnMut(c_int),
 ) -> Reaped {
     let mut reaped = Reaped::default();
     loop {
-        let target = match main.map(|m| (m, peek())) {
+        let target = match main.filter(|_| look_first).map(|m| (m, peek())) {
             None => -1,
             Some((_, Ok(None))) => return reaped,
             Some((_, Err(errno))) => {
@@ -91,6 +94,9 @@ pub fn reap_all(
         let code = exit_code(status);
         if Some(Pid::from_raw(pid)) == main {
             debug!("main child {pid} exited with status {code}");
+            if !look_first {
+                last_rites(status);
+            }
             reaped.main = Some(status);
             main = None;
         } else {

@@ -367,9 +367,12 @@ impl Supervisor {
 
     /// Reaps every zombie. When the main process goes, decides what follows and,
     /// unless a daemon is to be followed or --wait-all asks to wait, sends TERM to
-    /// what it leaves, while its zombie still holds its pid and group id.
+    /// what it leaves.
     fn reap(&mut self) -> Option<i32> {
         let (main, warn_on_reap) = (self.main.clone(), self.policy.warn_on_reap);
+        // Only the group signal of the last rites needs the zombie to hold its group
+        // id: as PID 1 or subreaper, leftovers are reached through pidfds or kill(-1).
+        let look_first = main.as_ref().is_some_and(|m| m.group) && !self.mode.reaper;
         let mut termed = None;
         let last_rites = |status: c_int| {
             let next = self.decide_next(status);
@@ -390,7 +393,12 @@ impl Supervisor {
             }
             self.next = next;
         };
-        let reaped = reap::reap_all(main.as_ref().map(|m| m.pid), warn_on_reap, last_rites);
+        let reaped = reap::reap_all(
+            main.as_ref().map(|m| m.pid),
+            look_first,
+            warn_on_reap,
+            last_rites,
+        );
         if let (Some(status), Some(main)) = (reaped.main, main) {
             self.main = None;
             self.status = Some(status);

@@ -183,3 +183,24 @@ fn pause_exits_0_on_int_as_a_subreaper_too() {
     pidone.signal(libc::SIGINT);
     assert_eq!(pidone.finish().code, Some(0));
 }
+
+#[test]
+fn without_a_reaper_role_the_workloads_group_still_gets_term() {
+    // Not PID 1 and no -s: the grandchild is re-parented away from pidone when
+    // the child exits, and only its process group (dumb-init's way) reaches it.
+    // No pipes: a grandchild that survived would hold them open, and the test hang.
+    let args = ["--", "{w}", "record", "{dir}", "--grandchild"];
+    let pidone = start_with(How::Plain, &args, |cmd| {
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    });
+    let child = pidone.workload_pid("child");
+    pidone.wait_file("grandchild.ready");
+    // SAFETY: kill(2) on the workload this test started; it exits 0 on QUIT.
+    unsafe { libc::kill(child, libc::SIGQUIT) };
+    let out = pidone.finish();
+    assert_eq!(out.code, Some(0));
+    let log = out.dir.path().join("grandchild.log");
+    wait_for("the grandchild to get TERM", || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l == "TERM\n")
+    });
+}
