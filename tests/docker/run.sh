@@ -27,17 +27,9 @@ BASE=pidone-e2e-base # busybox, no pidone, no entrypoint
 IMAGE=pidone-e2e     # Dockerfile.example's runtime stage on top of BASE
 ORPHANS=50
 
-say() { echo "engine tier: $*"; }
-
-# Gives up on the whole tier: a failure under CI, a skip elsewhere.
-unavailable() {
-    if [[ ${CI:-} = true ]]; then
-        say "FAIL: $* (CI=true: the engine tier must run)" >&2
-        exit 1
-    fi
-    say "SKIP: $*"
-    exit 0
-}
+TIER=engine
+# shellcheck source=tests/lib.sh
+source "$(dirname "$0")/../lib.sh"
 
 # ---------------------------------------------------------------- prerequisites
 
@@ -81,15 +73,6 @@ SOCK=$WORK/docker.sock
 DOCKERD_PID=
 export DOCKER_CONFIG=$WORK/client DOCKER_BUILDKIT=0 DOCKER_CLI_HINTS=false
 unset DOCKER_HOST DOCKER_CONTEXT DOCKER_TLS_VERIFY DOCKER_CERT_PATH
-
-alive() { [[ -n $1 ]] && kill -0 "$1" 2>/dev/null; }
-
-# Waits up to $1 seconds for process $2 to exit.
-wait_gone() {
-    local deadline=$((SECONDS + $1))
-    while alive "$2" && ((SECONDS < deadline)); do sleep 0.2; done
-    ! alive "$2"
-}
 
 # Processes whose command line names our work dir: our containerd and its shims.
 our_processes() {
@@ -191,60 +174,16 @@ EOF
 
 # -------------------------------------------------------------- case helpers
 
-PASSED=0 FAILED=0 CASE='' ERRORS=()
-
-begin() {
-    CASE=$1 ERRORS=()
-    echo
-    echo "--- $CASE: $2"
-}
-# Notes go to fd 3, the tier's stdout, even from a command whose output is discarded.
-exec 3>&1
-note() { echo "    $*" >&3; }
-bad() {
-    ERRORS+=("$*")
-    note "not ok: $*"
-}
-# expect DESCRIPTION TEST...: records the check, in the case, with its outcome.
-expect() {
-    local what=$1
-    shift
-    if "$@"; then note "ok: $what"; else bad "$what"; fi
-}
 # Ends the case: removes its containers and counts it.
 end() {
     dk ps -aq | xargs -r timeout 60 "$DOCKER" -H "unix://$SOCK" rm -f >/dev/null 2>&1
-    if ((${#ERRORS[@]} == 0)); then
-        PASSED=$((PASSED + 1))
-        echo "PASS: $CASE"
-    else
-        FAILED=$((FAILED + 1))
-        echo "FAIL: $CASE: $(IFS=';'; echo "${ERRORS[*]}")"
-    fi
+    count_case
 }
 
-# Runs docker and shows the command line, quoted where needed.
+# Runs docker and shows the command line.
 run() {
-    local arg shown=()
-    for arg in "$@"; do
-        if [[ $arg =~ ^[A-Za-z0-9_./:=,+@%-]+$ ]]; then shown+=("$arg"); else shown+=("'${arg//\'/\'\\\'\'}'"); fi
-    done
-    note "\$ docker ${shown[*]}"
+    note "\$ docker $(shown "$@")"
     dk "$@"
-}
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
-# wait_for SECONDS WHAT TEST...: polls TEST until it succeeds; a timeout is a failure.
-wait_for() {
-    local limit=$1 what=$2 deadline=$((SECONDS + $1))
-    shift 2
-    until "$@" >/dev/null 2>&1; do
-        if ((SECONDS >= deadline)); then
-            bad "timed out after ${limit} s waiting for $what"
-            return 1
-        fi
-        sleep 0.2
-    done
 }
 logs_have() { dk logs "$1" 2>&1 | grep -qF -- "$2"; }
 file_has() { dk exec "$1" cat "$2" 2>/dev/null | grep -qF -- "$3"; }
@@ -252,10 +191,6 @@ running() { [[ $(dk inspect -f '{{.State.Running}}' "$1" 2>/dev/null) = true ]];
 exited() { [[ $(dk inspect -f '{{.State.Status}}' "$1" 2>/dev/null) = exited ]]; }
 exit_code() { dk inspect -f '{{.State.ExitCode}}' "$1" 2>/dev/null; }
 in_container() { dk exec "$1" "${@:2}"; }
-not() { ! "$@"; }
-eq() { [[ $1 = "$2" ]]; }
-ge() { [[ $1 =~ ^[0-9]+$ ]] && (($1 >= $2)); }
-lt() { [[ $1 =~ ^[0-9]+$ ]] && (($1 < $2)); }
 
 # Stops container $1 with `docker stop -t $2`; sets STOP_MS and STOP_CODE.
 stop_timed() {

@@ -30,17 +30,9 @@ MEMCG_LIMIT=$((32 << 20)) # php-fpm and 2 idle workers use about 9 MiB
 ORPHANS=20                 # short-lived orphans left by examples/node/spawner.js
 STOP_BOUND=10              # docker stop's default grace period, in seconds
 
-say() { echo "workload tier: $*"; }
-
-# Gives up on the whole tier: a failure under CI, a skip elsewhere.
-unavailable() {
-    if [[ ${CI:-} = true ]]; then
-        say "FAIL: $* (CI=true: the workload tier must run)" >&2
-        exit 1
-    fi
-    say "SKIP: $*"
-    exit 0
-}
+TIER=workload
+# shellcheck source=tests/lib.sh
+source "$(dirname "$0")/../lib.sh"
 
 # ---------------------------------------------------------------- prerequisites
 
@@ -95,8 +87,6 @@ MEMCG=
 WRAP=()    # what start() runs unshare under
 STARTED=() # the pidones this tier started (host pids), for the teardown
 
-alive() { [[ -n $1 ]] && kill -0 "$1" 2>/dev/null; }
-
 teardown() {
     local status=$? pid
     set +e
@@ -149,37 +139,11 @@ NGINX=(nginx -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" -e "$NGINX_DIR/error.log
 
 # -------------------------------------------------------------- case helpers
 
-PASSED=0 FAILED=0 SKIPPED=0 CASE='' ERRORS=()
-
-begin() {
-    CASE=$1 ERRORS=()
-    echo
-    echo "--- $CASE: $2"
-}
-# Notes go to fd 3, the tier's stdout, even from a command whose output is discarded.
-exec 3>&1
-note() { echo "    $*" >&3; }
-bad() {
-    ERRORS+=("$*")
-    note "not ok: $*"
-}
-# expect DESCRIPTION TEST...: records the check, in the case, with its outcome.
-expect() {
-    local what=$1
-    shift
-    if "$@"; then note "ok: $what"; else bad "$what"; fi
-}
 # Ends the case: kills what it left running (a failed case may) and counts it.
 end() {
     local pid
     for pid in "${STARTED[@]}"; do alive "$pid" && kill -KILL "$pid" 2>/dev/null; done
-    if ((${#ERRORS[@]} == 0)); then
-        PASSED=$((PASSED + 1))
-        echo "PASS: $CASE"
-    else
-        FAILED=$((FAILED + 1))
-        echo "FAIL: $CASE: $(IFS=';'; echo "${ERRORS[*]}")"
-    fi
+    count_case
 }
 # A case that cannot run here: a failure under CI, a skip elsewhere.
 skip_case() {
@@ -192,37 +156,6 @@ skip_case() {
     echo "SKIP: $CASE: $*"
 }
 
-# Shows a command line, quoted where needed.
-shown() {
-    local arg out=()
-    for arg in "$@"; do
-        if [[ $arg =~ ^[A-Za-z0-9_./:=,+@%-]+$ ]]; then out+=("$arg"); else out+=("'${arg//\'/\'\\\'\'}'"); fi
-    done
-    echo "${out[*]}"
-}
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
-# wait_for SECONDS WHAT TEST...: polls TEST until it succeeds; a timeout is a failure.
-wait_for() {
-    local limit=$1 what=$2 deadline=$((SECONDS + $1))
-    shift 2
-    until "$@" >/dev/null 2>&1; do
-        if ((SECONDS >= deadline)); then
-            bad "timed out after ${limit} s waiting for $what"
-            return 1
-        fi
-        sleep 0.1
-    done
-}
-# Waits up to $1 seconds for process $2 to exit.
-wait_gone() {
-    local deadline=$((SECONDS + $1))
-    while alive "$2" && ((SECONDS < deadline)); do sleep 0.05; done
-    ! alive "$2"
-}
-not() { ! "$@"; }
-eq() { [[ $1 = "$2" ]]; }
-lt() { [[ $1 =~ ^[0-9]+$ ]] && (($1 < $2)); }
 has() { grep -qE -- "$2" "$1" 2>/dev/null; }
 
 # ------------------------------------------------------ processes, from the host
