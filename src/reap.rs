@@ -49,8 +49,6 @@ fn peek() -> Result<Option<(libc::pid_t, c_int)>, Errno> {
 pub struct Reaped {
     /// The main child's wait status, if it was among the reaped.
     pub main: Option<c_int>,
-    /// How many other processes were reaped.
-    pub others: usize,
     /// No child of pidone is left at all (waitpid said ECHILD).
     pub none_left: bool,
 }
@@ -100,7 +98,6 @@ pub fn reap_all(
             reaped.main = Some(status);
             main = None;
         } else {
-            reaped.others += 1;
             if warn_others {
                 warn!("reaped zombie process {pid} (status {code})");
             } else {

@@ -12,7 +12,6 @@ use std::io;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// The lines of pidone's stderr at `level` (`warning`, `info`, ...).
@@ -194,21 +193,6 @@ fn a_non_zero_exit_is_info_not_a_warning() {
     );
 }
 
-/// The example `hog`, built on first use like the workload toolbox.
-fn hog() -> String {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--example", "hog"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("run cargo");
-        assert!(status.success(), "cargo build --example hog failed");
-    });
-    let bin = Path::new(PIDONE).parent().expect("target dir");
-    bin.join("examples/hog").to_string_lossy().into_owned()
-}
-
 /// A cgroup v1 directory this test made, under the test's own cgroup of that
 /// hierarchy; removed (once its processes are gone) when dropped.
 struct TestCgroup {
@@ -293,7 +277,7 @@ impl Drop for TestCgroup {
 
 #[test]
 fn an_oom_kill_in_a_small_memory_cgroup_is_named() {
-    let hog = hog();
+    let hog = example("hog");
     let group = match TestCgroup::new("memory", "oom") {
         Ok(group) => group,
         Err(why) => {
@@ -346,14 +330,7 @@ fn eagain_under_pids_max_names_the_cgroup_and_its_values() {
     };
     group.set("pids.max", "1").expect("pids.max");
     let out = start_with(How::Subreaper, &["--", "true"], |cmd| group.enter(cmd)).finish();
-    assert_eq!(out.code, Some(1), "{}", out.stderr);
-    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
-    assert!(
-        out.stderr
-            .starts_with("pidone: cannot fork: Resource temporarily unavailable"),
-        "{}",
-        out.stderr
-    );
+    assert_fork_failed(&out);
     let expected = format!("pids cgroup {}: pids.current 1 of pids.max 1", group.name);
     assert!(
         out.stderr.contains(&expected),
@@ -409,14 +386,7 @@ fn eagain_under_rlimit_nproc_names_the_limit_and_the_count() {
         };
     })
     .finish();
-    assert_eq!(out.code, Some(1), "{}", out.stderr);
-    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
-    assert!(
-        out.stderr
-            .starts_with("pidone: cannot fork: Resource temporarily unavailable"),
-        "{}",
-        out.stderr
-    );
+    assert_fork_failed(&out);
     let expected = format!("RLIMIT_NPROC {limit}/{limit} with {limit} process");
     assert!(
         out.stderr.contains(&expected),
@@ -428,4 +398,12 @@ fn eagain_under_rlimit_nproc_names_the_limit_and_the_count() {
         "{}",
         out.stderr
     );
+}
+
+/// pidone's fork failed with EAGAIN: exit 1, one line on stderr.
+fn assert_fork_failed(out: &Finished) {
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    let start = "pidone: cannot fork: Resource temporarily unavailable";
+    assert!(out.stderr.starts_with(start), "{}", out.stderr);
 }

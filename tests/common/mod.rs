@@ -7,27 +7,37 @@ use std::fs;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 pub const PIDONE: &str = env!("CARGO_BIN_EXE_pidone");
 
-/// The example toolbox `workload`, next to the binary. `cargo test --test X`
-/// does not build examples, so the first call builds it (a no-op when fresh),
-/// lest a filtered run use a stale one.
+/// The example toolbox `workload`, next to the binary.
 pub fn workload() -> String {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
+    example("workload")
+}
+
+/// An example program, next to the binary. `cargo test --test X` does not build
+/// examples, so the first call for each builds it (a no-op when fresh), lest a
+/// filtered run use a stale one.
+pub fn example(name: &str) -> String {
+    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if !built.iter().any(|b| b == name) {
         let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--example", "workload"])
+            .args(["build", "--quiet", "--example", name])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .expect("run cargo");
-        assert!(status.success(), "cargo build --example workload failed");
-    });
+        assert!(status.success(), "cargo build --example {name} failed");
+        built.push(name.to_owned());
+    }
     let bin = Path::new(PIDONE).parent().expect("target dir");
-    bin.join("examples/workload").to_string_lossy().into_owned()
+    bin.join("examples")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -250,18 +250,7 @@ case_static_binary() {
     if command -v readelf >/dev/null; then
         expect "no ELF interpreter (readelf: no INTERP header)" not grep -q INTERP < <(readelf -lW "$BIN")
     fi
-    end_local
-}
-
-# Like end, for the cases that run before the engine.
-end_local() {
-    if ((${#ERRORS[@]} == 0)); then
-        PASSED=$((PASSED + 1))
-        echo "PASS: $CASE"
-    else
-        FAILED=$((FAILED + 1))
-        echo "FAIL: $CASE: $(IFS=';'; echo "${ERRORS[*]}")"
-    fi
+    count_case
 }
 
 # The README's "run an example under pidone", on the host.
@@ -284,7 +273,7 @@ case_host_example() {
     note "measured: exit code $code $(($(now_ms) - ${t0:-0})) ms after TERM; output: $(tr '\n' '|' <"$out")"
     expect "exit code 0" eq "$code" 0
     expect "the worker finished its job" grep -q 'graceful: done' "$out"
-    end_local
+    count_case
 }
 
 case_exit_codes() {
