@@ -110,8 +110,13 @@ fn pdeathsig_fires_when_the_parent_dies() {
         stat_field(pidone, 1).as_deref() != Some(&shell.id().to_string())
     });
     assert!(!gone(pidone), "pidone ended without -p");
-    // SAFETY: kill(2) on the pidone this test started.
-    unsafe { libc::kill(pidone, libc::SIGKILL) };
+    let sleep = descendants(pidone)[0];
+    // SAFETY: kill(2) on the pidone this test started and its child, which
+    // would otherwise outlive the test (and hold its output pipe open).
+    unsafe {
+        libc::kill(pidone, libc::SIGKILL);
+        libc::kill(sleep, libc::SIGKILL);
+    }
 }
 
 #[test]
