@@ -246,6 +246,93 @@ struct Args {
 /// `--help`, `--version` and `--license` print and exit 0 here; any usage error
 /// becomes `Error::Usage` (exit 2).
 pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Config, Error> {
+    let args: Vec<OsString> = args.into_iter().collect();
+    let set = VARIABLES
+        .iter()
+        .filter(|name| std::env::var_os(name).is_some());
+    match plain(&args, set.map(OsString::from)) {
+        Some(command) => Ok(Config::running(command)),
+        None => parse_options(args),
+    }
+}
+
+/// Every environment variable that sets an option (a unit test checks the list
+/// against clap's). Looked up one by one: listing the whole environment
+/// allocates a copy of it.
+const VARIABLES: [&str; 23] = [
+    "PIDONE_SUBREAPER",
+    "PIDONE_PDEATHSIG",
+    "PIDONE_VERBOSITY",
+    "PIDONE_WARN_ON_REAP",
+    "PIDONE_PROCESS_GROUP",
+    "PIDONE_EXPECT_EXIT",
+    "PIDONE_SINGLE_CHILD",
+    "PIDONE_REWRITE",
+    "PIDONE_PAUSE",
+    "PIDONE_GRACE_PERIOD",
+    "PIDONE_WAIT_ALL",
+    "PIDONE_STOP_DELAY",
+    "PIDONE_RESTART",
+    "PIDONE_RESTART_DELAY",
+    "PIDONE_RESTART_MAX_DELAY",
+    "PIDONE_MAX_RESTARTS",
+    "PIDONE_RESTART_SIGNAL",
+    "PIDONE_PIDFILE",
+    "PIDONE_OOM_SCORE_ADJ",
+    "TINI_SUBREAPER",
+    "TINI_VERBOSITY",
+    "TINI_KILL_PROCESS_GROUP",
+    "DUMB_INIT_SETSID",
+];
+
+/// The command of the common invocation, `pidone -- COMMAND [ARG]...` or
+/// `pidone COMMAND [ARG]...` (COMMAND not starting with '-'), when none of
+/// `set`, the option variables that are set, is pidone's, tini's or
+/// dumb-init's: every setting is then its default, and pidone skips building
+/// clap's parser (~120 000 instructions, and ~30 KiB of heap and stack that
+/// would stay resident for the container's life). Anything else, `None`,
+/// goes through clap.
+fn plain(args: &[OsString], set: impl Iterator<Item = OsString>) -> Option<Vec<OsString>> {
+    let command = match args.get(1)?.as_encoded_bytes() {
+        b"--" => &args[2..],
+        first if !first.starts_with(b"-") => &args[1..],
+        _ => return None,
+    };
+    let ours = |name: &OsString| {
+        let name = name.as_encoded_bytes();
+        [&b"PIDONE_"[..], b"TINI_", b"DUMB_INIT_"]
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
+    };
+    let mut set = set;
+    (!command.is_empty() && !set.any(|n| ours(&n))).then(|| command.to_vec())
+}
+
+impl Config {
+    /// Every setting at its default, running `command`.
+    fn running(command: Vec<OsString>) -> Config {
+        Config {
+            command,
+            pause: false,
+            subreaper: false,
+            single_child: false,
+            pdeathsig: None,
+            log_level: log_level(1),
+            warn_on_reap: false,
+            expect_exit: Vec::new(),
+            rewrites: Rewrites(Vec::new()),
+            grace: None,
+            stop_delay: None,
+            wait_all: false,
+            restart: Restart::default(),
+            pidfile: None,
+            oom_score_adj: None,
+        }
+    }
+}
+
+/// `parse` through clap: options, their variables, --help and --version.
+fn parse_options(args: Vec<OsString>) -> Result<Config, Error> {
     let args = match Args::try_parse_from(args) {
         Ok(args) => args,
         Err(e) if e.use_stderr() => return Err(usage(&e)),
@@ -542,6 +629,58 @@ mod tests {
             "1.2.3s",
         ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_plain_invocation_is_what_clap_makes_of_it() {
+        let os = |args: &[&str]| -> Vec<OsString> {
+            std::iter::once("pidone")
+                .chain(args.iter().copied())
+                .map(OsString::from)
+                .collect()
+        };
+        let none = || std::iter::empty::<OsString>();
+        for args in [
+            &["--", "true"][..],
+            &["--", "-weird", "-v", "--help"],
+            &["--", "--"],
+            &["ls", "-l", "--", "-s"],
+            &["/bin/sh", "-c", "exit 3"],
+        ] {
+            let command = plain(&os(args), none()).expect("the plain path");
+            let clap = parse_options(os(args)).unwrap();
+            assert_eq!(Config::running(command), clap, "{args:?}");
+        }
+        for args in [&["-s", "x"][..], &["--"], &[], &["-"], &["-v", "--", "x"]] {
+            assert_eq!(plain(&os(args), none()), None, "{args:?}");
+        }
+        for name in ["PIDONE_SUBREAPER", "TINI_VERBOSITY", "DUMB_INIT_SETSID"] {
+            let names = std::iter::once(OsString::from(name));
+            assert_eq!(plain(&os(&["--", "x"]), names), None, "{name}");
+        }
+        let names = ["PATH", "HOME", "XPIDONE_X"]
+            .map(OsString::from)
+            .into_iter();
+        assert!(plain(&os(&["--", "x"]), names).is_some());
+    }
+
+    #[test]
+    fn every_option_variable_is_listed() {
+        use clap::CommandFactory;
+        let command = Args::command();
+        let clap = command.get_arguments().filter_map(|a| a.get_env());
+        let read_here = ["PIDONE_VERBOSITY", "TINI_SUBREAPER", "TINI_VERBOSITY"]
+            .into_iter()
+            .chain(["TINI_KILL_PROCESS_GROUP", "DUMB_INIT_SETSID"])
+            .map(std::ffi::OsStr::new);
+        let mut all: Vec<_> = clap.chain(read_here).collect();
+        all.sort();
+        let mut listed = VARIABLES.map(std::ffi::OsStr::new).to_vec();
+        listed.sort();
+        assert_eq!(all, listed);
+        for name in VARIABLES {
+            assert!(AFTER_HELP.contains(name), "--help does not mention {name}");
         }
     }
 
