@@ -7,7 +7,7 @@
 use crate::signals::{self, SignalSet};
 use log::{debug, warn};
 use nix::unistd::{getpid, isatty};
-use std::io::stdin;
+use std::os::fd::BorrowedFd;
 
 /// What the terminal situation means for the spawn and for the event loop.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -45,6 +45,14 @@ pub fn prepare(session: bool) -> Terminal {
             pidone_keeps_it: true,
         },
     }
+}
+
+/// Descriptor 0, without `std::io::stdin()` (whose first use allocates an 8 KiB
+/// read buffer that would stay resident for pidone's whole life).
+fn stdin() -> BorrowedFd<'static> {
+    // SAFETY: 0 is open for pidone's whole life: `main` opens /dev/null on it if
+    // it was closed, and `spawn::let_go` replaces it with dup2, never closes it.
+    unsafe { BorrowedFd::borrow_raw(libc::STDIN_FILENO) }
 }
 
 /// TIOCNOTTY in a session leader makes the kernel send HUP and CONT to the
