@@ -10,6 +10,7 @@ use nix::errno::Errno;
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::fs;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -46,10 +47,10 @@ impl MemoryCounters {
 
     fn read_in(cgroup: Option<String>, dir: PathBuf, v2: bool) -> Self {
         let (oom_kill, failcnt) = if v2 {
-            let events = fs::read_to_string(dir.join("memory.events")).ok();
+            let events = read_text(dir.join("memory.events"));
             (events.and_then(|e| keyed(&e, "oom_kill")), None)
         } else {
-            let control = fs::read_to_string(dir.join("memory.oom_control")).ok();
+            let control = read_text(dir.join("memory.oom_control"));
             let failcnt = number(&dir.join("memory.failcnt"));
             (control.and_then(|c| keyed(&c, "oom_kill")), failcnt)
         };
@@ -413,7 +414,19 @@ fn bytes(n: u64) -> String {
 
 /// A file holding one number.
 fn number(path: &Path) -> Option<u64> {
-    fs::read_to_string(path).ok()?.trim().parse().ok()
+    read_text(path)?.trim().parse().ok()
+}
+
+/// A small file of /proc or a cgroup, read without asking its size (a /proc
+/// file has none) into a buffer of one size, so that each read reuses the
+/// chunk the last one freed (it stays in malloc's per-size cache).
+/// `fs::read_to_string` grows a buffer from 32 bytes, and each chunk freed on
+/// the way stays cached, and resident, for pidone's whole life.
+fn read_text(path: impl AsRef<Path>) -> Option<String> {
+    let mut text = String::with_capacity(256);
+    let file = fs::File::open(path).ok()?;
+    file.take(1 << 16).read_to_string(&mut text).ok()?;
+    Some(text)
 }
 
 /// The value of `key` in a flat-keyed file (`oom_kill 3`).
@@ -440,10 +453,19 @@ struct Cgroup {
 
 impl Cgroup {
     /// pidone's cgroup for `controller`: the v1 hierarchy that has it, else the v2 one.
+    /// The usual mount point (/sys/fs/cgroup, /sys/fs/cgroup/CONTROLLER) is
+    /// tried first; /proc/self/mountinfo, long on a busy host and costly to
+    /// generate, is read only when the cgroup's directory is not there (a v1
+    /// hierarchy mounted elsewhere, or mounted from a cgroup below the root, as
+    /// Docker does without a cgroup namespace).
     fn find(controller: &str) -> Option<Cgroup> {
-        let cgroups = fs::read_to_string("/proc/self/cgroup").ok()?;
-        let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        locate(&cgroups, &mountinfo, controller)
+        let cgroups = read_text("/proc/self/cgroup")?;
+        locate(&cgroups, "", controller)
+            .filter(|group| group.dir.is_dir())
+            .or_else(|| {
+                let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+                locate(&cgroups, &mountinfo, controller)
+            })
     }
 
     /// `(name, dir)` of this cgroup and each ancestor up to the hierarchy's top.
