@@ -53,12 +53,12 @@ pub struct Reaped {
     pub none_left: bool,
 }
 
-/// Reaps every zombie child without blocking, and runs `last_rites` with the
-/// main child's wait status when it is among them. With `look_first`, each zombie
-/// is looked at (`waitid(WNOWAIT)`) before it is reaped while the main child is
-/// unreaped, so that `last_rites` runs while the main child's zombie still holds
-/// its pid and process group id (it signals that group: no recycled group can be
-/// hit); otherwise one `waitpid` per zombie, and `last_rites` runs right after.
+/// Reaps every zombie child without blocking. With `look_first`, each zombie is
+/// looked at (`waitid(WNOWAIT)`) before it is reaped while the main child is
+/// unreaped, and `last_rites` runs with the main child's wait status while its
+/// zombie still holds its pid and process group id (it signals that group: no
+/// recycled group can be hit); otherwise it is one `waitpid` per zombie and
+/// `last_rites` is not called.
 /// `warn_others` logs every other reaped process at warning level (tini's `-w`).
 pub fn reap_all(
     mut main: Option<Pid>,
@@ -92,9 +92,6 @@ pub fn reap_all(
         let code = exit_code(status);
         if Some(Pid::from_raw(pid)) == main {
             debug!("main child {pid} exited with status {code}");
-            if !look_first {
-                last_rites(status);
-            }
             reaped.main = Some(status);
             main = None;
         } else {

@@ -367,42 +367,36 @@ impl Supervisor {
 
     /// Reaps every zombie. When the main process goes, decides what follows and,
     /// unless a daemon is to be followed or --wait-all asks to wait, sends TERM to
-    /// what it leaves.
+    /// what it leaves: nothing to do when it left no process at all.
     fn reap(&mut self) -> Option<i32> {
-        let (main, warn_on_reap) = (self.main.clone(), self.policy.warn_on_reap);
-        // Only the group signal of the last rites needs the zombie to hold its group
-        // id: as PID 1 or subreaper, leftovers are reached through pidfds or kill(-1).
+        let main = self.main.clone();
+        // Without a reaper role, the group's members left pidone's subtree when the
+        // workload died: they are reached through its group, signalled while the
+        // zombie still holds the group id (so that no recycled group is hit).
         let look_first = main.as_ref().is_some_and(|m| m.group) && !self.mode.reaper;
-        let mut termed = None;
-        let last_rites = |status: c_int| {
-            let next = self.decide_next(status);
-            if next != Next::Follow
-                && !(self.policy.wait_all && next == Next::Exit)
-                && !self.killed()
-            {
-                termed = Some(shutdown::signal_all(self.mode.self_pid, libc::SIGTERM));
-                // Without a reaper role, the group's members left pidone's subtree
-                // when the workload died: they are reached through the group.
-                if let Some(Main {
-                    pid, group: true, ..
-                }) = main.as_ref().filter(|_| !self.mode.reaper)
+        let mut next = None;
+        let reaped = reap::reap_all(
+            main.as_ref().map(|m| m.pid),
+            look_first,
+            self.policy.warn_on_reap,
+            |status| {
+                let decided = self.decide_next(status);
+                if let Some(Main { pid, .. }) =
+                    main.as_ref().filter(|_| self.ends_leftovers(decided))
                 {
                     // SAFETY: kill(2) on the group of our unreaped (zombie) child.
                     unsafe { libc::kill(-pid.as_raw(), libc::SIGTERM) };
                 }
-            }
-            self.next = next;
-        };
-        let reaped = reap::reap_all(
-            main.as_ref().map(|m| m.pid),
-            look_first,
-            warn_on_reap,
-            last_rites,
+                next = Some(decided);
+            },
         );
         if let (Some(status), Some(main)) = (reaped.main, main) {
+            self.next = next.unwrap_or_else(|| self.decide_next(status));
+            if self.ends_leftovers(self.next) && !reaped.none_left {
+                self.report.termed += shutdown::signal_all(self.mode.self_pid, libc::SIGTERM);
+            }
             self.main = None;
             self.status = Some(status);
-            self.report.termed += termed.unwrap_or(0);
             self.streak =
                 restart::streak_after(&self.policy.restart, self.streak, main.started.elapsed());
             self.tell_death(&main, status);
@@ -442,6 +436,12 @@ impl Supervisor {
                 reap::exit_code(status)
             ),
         }
+    }
+
+    /// Whether what the main process leaves gets TERM once it is gone: not when a
+    /// daemon is to be followed, nor with --wait-all, nor after the KILL.
+    fn ends_leftovers(&self, next: Next) -> bool {
+        next != Next::Follow && !(self.policy.wait_all && next == Next::Exit) && !self.killed()
     }
 
     fn killed(&self) -> bool {
