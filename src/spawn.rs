@@ -44,8 +44,7 @@ pub fn spawn(command: &[OsString], setup: Setup) -> Result<Pid, Error> {
         .map_err(nul)?;
     let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());
-    let path = std::env::var_os("PATH");
-    let paths = candidates(program, path.as_deref());
+    let paths = candidates(program, || std::env::var_os("PATH"));
     let oom = setup.oom_score_adj.map(|n| n.to_string().into_bytes());
     let (read_end, write_end) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|errno| Error::Sys {
@@ -81,13 +80,17 @@ pub fn spawn(command: &[OsString], setup: Setup) -> Result<Pid, Error> {
 }
 
 /// Where execvp would look for `program`: itself if it has a slash, else each
-/// PATH entry (an empty entry is the current directory; no PATH is glibc's default).
-fn candidates(program: &OsStr, path: Option<&OsStr>) -> Vec<CString> {
+/// entry of `path()` (an empty entry is the current directory; no PATH is
+/// glibc's default).
+fn candidates(program: &OsStr, path: impl FnOnce() -> Option<OsString>) -> Vec<CString> {
     let name = program.as_bytes();
     if name.is_empty() || name.contains(&b'/') {
         return CString::new(name).into_iter().collect();
     }
-    let path = path.map_or(&b"/bin:/usr/bin"[..], OsStr::as_bytes);
+    let path = path();
+    let path = path
+        .as_deref()
+        .map_or(&b"/bin:/usr/bin"[..], OsStr::as_bytes);
     path.split(|&b| b == b':')
         .filter_map(|dir| {
             let dir = if dir.is_empty() { &b"."[..] } else { dir };
@@ -250,7 +253,8 @@ mod tests {
 
     #[test]
     fn path_lookup_is_like_execvp() {
-        let look = |p: &str, path: Option<&str>| strs(candidates(p.as_ref(), path.map(OsStr::new)));
+        let look =
+            |p: &str, path: Option<&str>| strs(candidates(p.as_ref(), || path.map(OsString::from)));
         assert_eq!(look("./x", Some("/bin")), ["./x"]);
         assert_eq!(look("/usr/bin/env", Some("/bin")), ["/usr/bin/env"]);
         assert_eq!(look("ls", Some("/a::/b")), ["/a/ls", "./ls", "/b/ls"]);
