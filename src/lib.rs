@@ -31,15 +31,17 @@ use nix::unistd::getpid;
 use signals::SignalSet;
 use supervisor::{Launch, Mode, Policy, Supervisor};
 
-/// Blocks every catchable signal. `main` calls this before anything else, so a
-/// signal sent to pidone at any later moment waits in the pending set until the
-/// event loop takes it: nothing is lost before or during the spawn.
+/// Blocks every catchable signal and puts every disposition back to the
+/// default. `main` calls this before anything else, so a signal sent to pidone
+/// at any later moment waits in the pending set until the event loop takes it:
+/// nothing is lost before or during the spawn.
 pub fn take_signals() -> Result<SignalSet, Error> {
     let set = SignalSet::catchable();
     set.set_mask().map_err(|errno| Error::Sys {
         op: "block signals",
         errno,
     })?;
+    signals::default_dispositions();
     Ok(set)
 }
 

@@ -21,9 +21,37 @@ const FAULTS: [c_int; 6] = [
 ];
 
 /// Every signal number the kernel knows, 1 to SIGRTMAX, including the two that
-/// glibc keeps for itself (32, 33): `spawn` resets them all in the child.
+/// glibc keeps for itself (32, 33).
 pub fn all() -> std::ops::RangeInclusive<c_int> {
     1..=libc::SIGRTMAX()
+}
+
+/// Puts every signal's disposition back to the default. pidone needs none of
+/// its own (it takes its signals blocked, with `sigtimedwait`); what matters is
+/// what it inherited: with SIGCHLD ignored the kernel reaps pidone's children
+/// itself, and pidone would never learn the workload's status (tini and
+/// catatonit then wait forever), and an ignored signal stays ignored across
+/// exec, in the workload. Done once here, every child starts from the defaults
+/// without a syscall per signal of its own between fork and exec.
+///
+/// The raw syscall, because glibc's `sigaction` refuses 32 and 33. An all-zero
+/// kernel sigaction is SIG_DFL with no flags and an empty mask, whatever the
+/// architecture's field order.
+pub fn default_dispositions() {
+    let default_action = [0u64; 4];
+    for signo in all().filter(|&s| s != libc::SIGKILL && s != libc::SIGSTOP) {
+        // SAFETY: rt_sigaction reads a live zeroed buffer as large as the
+        // kernel's struct and writes nothing (the old-action pointer is null).
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                signo,
+                default_action.as_ptr(),
+                0usize,
+                8usize,
+            )
+        };
+    }
 }
 
 /// A set of signals (a thin owner of `sigset_t`).

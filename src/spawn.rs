@@ -1,10 +1,12 @@
 //! Starts the workload. Everything the child needs is built before fork; between
-//! fork and exec the child only makes async-signal-safe calls: default dispositions
-//! for every signal, its own session, the terminal, an empty mask, exec. Exec and
+//! fork and exec the child only makes async-signal-safe calls: its own session,
+//! the terminal, an empty mask, exec. Its signal dispositions are the defaults
+//! already: pidone reset its own at start (`signals::default_dispositions`)
+//! and changes none after. Exec and
 //! set-up failures travel back over a close-on-exec pipe. Waiting is `reap`'s job.
 
 use crate::error::Error;
-use crate::signals::{self, SignalSet};
+use crate::signals::SignalSet;
 use crate::terminal::Terminal;
 use log::warn;
 use nix::errno::Errno;
@@ -142,23 +144,6 @@ fn child(
         // SAFETY: write(2) on our own pipe with a live 8-byte buffer; async-signal-safe.
         unsafe { libc::write(report, record.as_ptr().cast(), record.len()) };
     };
-    // The raw syscall, because glibc's sigaction refuses 32 and 33 and a parent
-    // may have left those ignored too. An all-zero kernel sigaction is SIG_DFL
-    // with no flags and an empty mask, whatever the architecture's field order.
-    let default_action = [0u64; 4];
-    for signo in signals::all() {
-        // SAFETY: rt_sigaction reads a live zeroed buffer as large as the kernel's
-        // struct; KILL and STOP only return EINVAL.
-        unsafe {
-            libc::syscall(
-                libc::SYS_rt_sigaction,
-                signo,
-                default_action.as_ptr(),
-                0usize,
-                8usize,
-            )
-        };
-    }
     // SAFETY: setsid and ioctl(TIOCSCTTY) are plain syscalls on the calling process.
     unsafe {
         if setup.session && libc::setsid() < 0 {

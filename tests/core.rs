@@ -146,6 +146,20 @@ fn the_child_starts_with_an_empty_mask_and_default_dispositions() {
 }
 
 #[test]
+fn an_ignored_sigchld_from_the_parent_loses_no_status() {
+    // With SIGCHLD ignored the kernel reaps children itself: pidone must undo
+    // it, or it never sees its workload exit (tini and catatonit hang here).
+    for how in [How::Pid1, How::Subreaper, How::Plain] {
+        let args = ["--", "sh", "-c", "exit 3"];
+        let out = start_with(how, &args, |cmd| {
+            careless_parent(cmd, &[], &[libc::SIGCHLD])
+        })
+        .finish();
+        assert_eq!(out.code, Some(3), "{how:?}: {}", out.stderr);
+    }
+}
+
+#[test]
 fn a_signal_pending_before_pidone_starts_is_forwarded() {
     // TERM is pending (blocked) when pidone is exec'd: it must reach the workload,
     // which then ends (dying of it, 143, or logging it and exiting 0).
