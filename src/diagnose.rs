@@ -11,11 +11,13 @@ use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::fs;
 use std::io::Read as _;
+use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Counters read before the workload starts and after it dies.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct MemoryCounters {
     /// pidone's memory cgroup as /proc/self/cgroup names it (`/docker/abc`).
     pub cgroup: Option<String>,
@@ -24,43 +26,63 @@ pub struct MemoryCounters {
     pub oom_kill: Option<u64>,
     /// v1 `memory.failcnt`: how often the usage hit the limit.
     pub failcnt: Option<u64>,
-    /// Where they were read, so that `again` need not look for the cgroup again.
-    pub dir: Option<(PathBuf, bool)>,
+    /// Where they were read, kept open so that `again` costs a pread per file:
+    /// it runs when the workload has died, between its exit and pidone's.
+    files: Option<Rc<CounterFiles>>,
+}
+
+#[derive(Debug)]
+struct CounterFiles {
+    /// v2 `memory.events`, or v1 `memory.oom_control`.
+    events: fs::File,
+    /// v1 `memory.failcnt`.
+    failcnt: Option<fs::File>,
 }
 
 impl MemoryCounters {
     /// The counters of pidone's own memory cgroup; what cannot be read is `None`.
     pub fn read() -> Self {
-        match Cgroup::find("memory") {
-            Some(group) => Self::read_in(Some(group.name), group.dir, group.v2),
-            None => Self::default(),
-        }
-    }
-
-    /// The same counters read again, from the cgroup found by `read`.
-    pub fn again(&self) -> Self {
-        match &self.dir {
-            Some((dir, v2)) => Self::read_in(self.cgroup.clone(), dir.clone(), *v2),
-            None => Self::default(),
-        }
-    }
-
-    fn read_in(cgroup: Option<String>, dir: PathBuf, v2: bool) -> Self {
-        let (oom_kill, failcnt) = if v2 {
-            let events = read_text(dir.join("memory.events"));
-            (events.and_then(|e| keyed(&e, "oom_kill")), None)
-        } else {
-            let control = read_text(dir.join("memory.oom_control"));
-            let failcnt = number(&dir.join("memory.failcnt"));
-            (control.and_then(|c| keyed(&c, "oom_kill")), failcnt)
+        let Some(group) = Cgroup::find("memory") else {
+            return Self::default();
         };
+        let open = |name| fs::File::open(group.dir.join(name)).ok();
+        let (events, failcnt) = if group.v2 {
+            (open("memory.events"), None)
+        } else {
+            (open("memory.oom_control"), open("memory.failcnt"))
+        };
+        let files = events.map(|events| Rc::new(CounterFiles { events, failcnt }));
+        Self::read_from(Some(group.name), files)
+    }
+
+    /// The same counters read again, from the files `read` opened.
+    pub fn again(&self) -> Self {
+        Self::read_from(self.cgroup.clone(), self.files.clone())
+    }
+
+    fn read_from(cgroup: Option<String>, files: Option<Rc<CounterFiles>>) -> Self {
+        let (oom_kill, failcnt) = files.as_deref().map_or((None, None), |f| {
+            let failcnt = f.failcnt.as_ref();
+            (
+                read_counter(&f.events, |text| keyed(text, "oom_kill")),
+                failcnt.and_then(|file| read_counter(file, |text| text.trim().parse().ok())),
+            )
+        });
         MemoryCounters {
             cgroup,
             oom_kill,
             failcnt,
-            dir: Some((dir, v2)),
+            files,
         }
     }
+}
+
+/// A small counter file, read whole from its start (a cgroup file regenerates
+/// its text on each read at offset 0).
+fn read_counter<T>(file: &fs::File, parse: impl FnOnce(&str) -> Option<T>) -> Option<T> {
+    let mut buf = [0u8; 512];
+    let n = file.read_at(&mut buf, 0).ok()?;
+    parse(std::str::from_utf8(&buf[..n]).ok()?)
 }
 
 /// How the workload ended, as the supervisor saw it.
@@ -661,7 +683,7 @@ mod tests {
             cgroup: Some("/docker/abc".into()),
             oom_kill: Some(oom_kill),
             failcnt: Some(failcnt),
-            dir: None,
+            files: None,
         }
     }
 
@@ -865,7 +887,12 @@ mod tests {
     #[test]
     fn reading_this_machine_never_fails() {
         let counters = MemoryCounters::read();
-        assert!(counters.cgroup.is_some() || counters == MemoryCounters::default());
+        assert!(counters.cgroup.is_some() || (counters.oom_kill, counters.failcnt) == (None, None));
+        // Read again through the files kept open, the counters are still there.
+        if counters.files.is_some() {
+            assert_eq!(counters.again().oom_kill, counters.oom_kill);
+            assert_eq!(counters.again().failcnt.is_some(), counters.failcnt.is_some());
+        }
         assert!(fork_limits(Errno::EAGAIN).contains("RLIMIT_NPROC"));
         assert_eq!(fork_limits(Errno::EPERM), "");
         let _ = fork_limits(Errno::ENOMEM);
