@@ -1,9 +1,12 @@
-//! Starts the workload. Everything the child needs is built before fork; between
-//! fork and exec the child only makes async-signal-safe calls: its own session,
-//! the terminal, an empty mask, exec. Its signal dispositions are the defaults
-//! already: pidone reset its own at start (`signals::default_dispositions`)
-//! and changes none after. Exec and
-//! set-up failures travel back over a close-on-exec pipe. Waiting is `reap`'s job.
+//! Starts the workload, the way `posix_spawn` does: `clone(CLONE_VM |
+//! CLONE_VFORK)` on a stack of its own, so that no page table is copied and
+//! pidone sleeps until the child has exec'd or given up. Everything the child
+//! needs is built before; until exec the child only makes async-signal-safe
+//! system calls: its own session, the terminal, oom_score_adj, an empty mask,
+//! exec. It shares pidone's memory until then and writes what went wrong into
+//! `Report`, which pidone reads once the clone returns. Its signal dispositions
+//! are the defaults already: pidone reset its own at start
+//! (`signals::default_dispositions`) and changes none after. Waiting is `reap`'s job.
 
 use crate::error::Error;
 use crate::signals::SignalSet;
@@ -11,9 +14,9 @@ use crate::terminal::Terminal;
 use log::warn;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
-use nix::unistd::{ForkResult, Pid};
+use nix::unistd::Pid;
 use std::ffi::{CString, OsStr, OsString};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 
 /// How the child is set up.
@@ -26,13 +29,33 @@ pub struct Setup {
     pub oom_score_adj: Option<i16>,
 }
 
-/// What the child reports over the pipe: a tag and an errno.
-const EXEC_FAILED: i32 = 1;
-const SETSID_FAILED: i32 = 2;
-const TTY_FAILED: i32 = 3;
-const OOM_FAILED: i32 = 4;
+/// The child's stack: what it runs before exec needs a few hundred bytes.
+/// Mapped for the spawn and unmapped after, so that none of it stays resident.
+const CHILD_STACK: usize = 64 * 1024;
 
-/// Forks and execs `command`; returns once exec succeeded (the pipe closed).
+/// What the child writes back, in the memory it shares with pidone until exec.
+#[derive(Debug, Default)]
+struct Report {
+    /// TIOCSCTTY failed: the workload runs without a controlling terminal.
+    tty: Option<Errno>,
+    /// oom_score_adj could not be written.
+    oom: Option<Errno>,
+    /// setsid failed: the child exited without exec.
+    setsid: Option<Errno>,
+    /// Every exec failed: the child exited 126 or 127.
+    exec: Option<Errno>,
+}
+
+/// Everything the child reads, and the report it writes.
+struct Child<'a> {
+    paths: &'a [CString],
+    argv: &'a [*const libc::c_char],
+    setup: Setup,
+    oom: Option<&'a [u8]>,
+    report: Report,
+}
+
+/// Starts `command`; returns once the child has exec'd it.
 pub fn spawn(command: &[OsString], setup: Setup) -> Result<Pid, Error> {
     let program = command
         .first()
@@ -48,37 +71,136 @@ pub fn spawn(command: &[OsString], setup: Setup) -> Result<Pid, Error> {
     argv.push(std::ptr::null());
     let paths = candidates(program, || std::env::var_os("PATH"));
     let oom = setup.oom_score_adj.map(|n| n.to_string().into_bytes());
-    let (read_end, write_end) =
-        nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|errno| Error::Sys {
-            op: "create a pipe",
+    let mut child = Child {
+        paths: &paths,
+        argv: &argv,
+        setup,
+        oom: oom.as_deref(),
+        report: Report::default(),
+    };
+    let pid = clone_vfork(&mut child)?;
+    let report = child.report;
+    if let Some(errno) = report.tty {
+        warn!(
+            "the workload cannot take the terminal as its controlling terminal: {}",
+            crate::error::describe(errno)
+        );
+    }
+    if let Some(errno) = report.oom {
+        warn!(
+            "cannot set the workload's oom_score_adj: {}",
+            crate::error::describe(errno)
+        );
+    }
+    let failure = match (report.setsid, report.exec) {
+        (Some(errno), _) => Error::Sys {
+            op: "create a session for the child",
             errno,
-        })?;
+        },
+        (None, Some(errno)) => Error::Exec {
+            program: display,
+            errno,
+        },
+        (None, None) => return Ok(pid),
+    };
+    let _ = nix::sys::wait::waitpid(pid, None);
+    Err(failure)
+}
 
-    // SAFETY: pidone is single-threaded; the child branch below only makes
-    // async-signal-safe calls on data prepared before the fork, then execs or _exits.
-    match unsafe { nix::unistd::fork() } {
-        Err(errno) => Err(Error::Fork(errno)),
-        Ok(ForkResult::Child) => child(&paths, &argv, setup, oom.as_deref(), write_end.as_raw_fd()),
-        Ok(ForkResult::Parent { child }) => {
-            drop(write_end);
-            match read_reports(read_end) {
-                None => Ok(child),
-                Some((tag, errno)) => {
-                    let _ = nix::sys::wait::waitpid(child, None);
-                    Err(match tag {
-                        SETSID_FAILED => Error::Sys {
-                            op: "create a session for the child",
-                            errno,
-                        },
-                        _ => Error::Exec {
-                            program: display,
-                            errno,
-                        },
-                    })
-                }
+/// Runs `child` in a process that shares pidone's memory, on a stack mapped for
+/// it; pidone is suspended until that process execs or exits.
+fn clone_vfork(child: &mut Child) -> Result<Pid, Error> {
+    // SAFETY: a fresh private anonymous mapping; nothing else refers to it.
+    let stack = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            CHILD_STACK,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if stack == libc::MAP_FAILED {
+        return Err(Error::Fork(Errno::last()));
+    }
+    let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
+    // SAFETY: the stack grows down from the end of the mapping (page-aligned, so
+    // 16-byte aligned); `child` outlives the call, since CLONE_VFORK returns only
+    // once the child has exec'd or exited, and the child touches nothing of
+    // pidone's but `child` (see `run_child`).
+    let pid = unsafe {
+        let top = stack.cast::<u8>().add(CHILD_STACK).cast();
+        libc::clone(run_child, top, flags, (child as *mut Child).cast())
+    };
+    let errno = Errno::last();
+    // SAFETY: the mapping made above; the child no longer runs on it.
+    unsafe { libc::munmap(stack, CHILD_STACK) };
+    if pid < 0 {
+        return Err(Error::Fork(errno));
+    }
+    Ok(Pid::from_raw(pid))
+}
+
+/// The child until exec. It shares pidone's memory: it writes only its report,
+/// allocates nothing, and makes only async-signal-safe system calls. Never returns.
+extern "C" fn run_child(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the `&mut Child` clone_vfork passed; pidone, its only
+    // other user, is suspended until this process execs or exits.
+    let child = unsafe { &mut *arg.cast::<Child>() };
+    let (setup, report) = (child.setup, &mut child.report);
+    // SAFETY: setsid and ioctl(TIOCSCTTY) are plain syscalls on the calling process.
+    unsafe {
+        if setup.session && libc::setsid() < 0 {
+            report.setsid = Some(Errno::last());
+            libc::_exit(1);
+        }
+        if setup.terminal.child_takes_it && libc::ioctl(libc::STDIN_FILENO, libc::TIOCSCTTY, 0) < 0
+        {
+            report.tty = Some(Errno::last());
+        }
+    }
+    if let Some(text) = child.oom {
+        // SAFETY: open/write/close on our own /proc entry with a live buffer: async-signal-safe.
+        unsafe {
+            let fd = libc::open(
+                c"/proc/self/oom_score_adj".as_ptr(),
+                libc::O_WRONLY | libc::O_CLOEXEC,
+            );
+            if fd < 0 || libc::write(fd, text.as_ptr().cast(), text.len()) < 0 {
+                report.oom = Some(Errno::last());
+            }
+            libc::close(fd);
+        }
+    }
+    let _ = SignalSet::empty().set_mask();
+    // Like execvp: keep looking past entries that do not hold the program; a
+    // permission error is remembered in case nothing better turns up.
+    let mut error = Errno::ENOENT;
+    let mut denied = false;
+    for path in child.paths {
+        // SAFETY: path and argv are NUL-terminated and outlive the call; execv only returns on error.
+        unsafe { libc::execv(path.as_ptr(), child.argv.as_ptr()) };
+        match Errno::last() {
+            Errno::EACCES => denied = true,
+            Errno::ENOENT | Errno::ENOTDIR | Errno::ESTALE | Errno::ENODEV | Errno::ETIMEDOUT => {}
+            other => {
+                error = other;
+                break;
             }
         }
     }
+    if denied && error == Errno::ENOENT {
+        error = Errno::EACCES;
+    }
+    report.exec = Some(error);
+    let code = Error::Exec {
+        program: String::new(),
+        errno: error,
+    }
+    .exit_code();
+    // SAFETY: _exit is async-signal-safe and skips atexit handlers the parent owns.
+    unsafe { libc::_exit(code) }
 }
 
 /// Where execvp would look for `program`: itself if it has a slash, else each
@@ -99,103 +221,6 @@ fn candidates(program: &OsStr, path: impl FnOnce() -> Option<OsString>) -> Vec<C
             CString::new([dir, b"/", name].concat()).ok()
         })
         .collect()
-}
-
-/// Reads the child's reports until exec closes the pipe. Warnings are logged;
-/// the first fatal one is returned.
-fn read_reports(pipe: OwnedFd) -> Option<(i32, Errno)> {
-    let mut record = [0u8; 8];
-    loop {
-        match nix::unistd::read(&pipe, &mut record) {
-            Err(Errno::EINTR) => continue,
-            Ok(8) => {}
-            _ => return None,
-        }
-        let tag = i32::from_ne_bytes([record[0], record[1], record[2], record[3]]);
-        let errno = Errno::from_raw(i32::from_ne_bytes([
-            record[4], record[5], record[6], record[7],
-        ]));
-        match tag {
-            TTY_FAILED => warn!(
-                "the workload cannot take the terminal as its controlling terminal: {}",
-                crate::error::describe(errno)
-            ),
-            OOM_FAILED => warn!(
-                "cannot set the workload's oom_score_adj: {}",
-                crate::error::describe(errno)
-            ),
-            _ => return Some((tag, errno)),
-        }
-    }
-}
-
-/// The child between fork and exec. Never returns.
-fn child(
-    paths: &[CString],
-    argv: &[*const libc::c_char],
-    setup: Setup,
-    oom: Option<&[u8]>,
-    report: i32,
-) -> ! {
-    let tell = |tag: i32, errno: Errno| {
-        let mut record = [0u8; 8];
-        record[..4].copy_from_slice(&tag.to_ne_bytes());
-        record[4..].copy_from_slice(&(errno as i32).to_ne_bytes());
-        // SAFETY: write(2) on our own pipe with a live 8-byte buffer; async-signal-safe.
-        unsafe { libc::write(report, record.as_ptr().cast(), record.len()) };
-    };
-    // SAFETY: setsid and ioctl(TIOCSCTTY) are plain syscalls on the calling process.
-    unsafe {
-        if setup.session && libc::setsid() < 0 {
-            tell(SETSID_FAILED, Errno::last());
-            libc::_exit(1);
-        }
-        if setup.terminal.child_takes_it && libc::ioctl(libc::STDIN_FILENO, libc::TIOCSCTTY, 0) < 0
-        {
-            tell(TTY_FAILED, Errno::last());
-        }
-    }
-    if let Some(text) = oom {
-        // SAFETY: open/write/close on our own /proc entry with a live buffer: async-signal-safe.
-        unsafe {
-            let fd = libc::open(
-                c"/proc/self/oom_score_adj".as_ptr(),
-                libc::O_WRONLY | libc::O_CLOEXEC,
-            );
-            if fd < 0 || libc::write(fd, text.as_ptr().cast(), text.len()) < 0 {
-                tell(OOM_FAILED, Errno::last());
-            }
-            libc::close(fd);
-        }
-    }
-    let _ = SignalSet::empty().set_mask();
-    // Like execvp: keep looking past entries that do not hold the program; a
-    // permission error is remembered in case nothing better turns up.
-    let mut error = Errno::ENOENT;
-    let mut denied = false;
-    for path in paths {
-        // SAFETY: path and argv are NUL-terminated and outlive the call; execv only returns on error.
-        unsafe { libc::execv(path.as_ptr(), argv.as_ptr()) };
-        match Errno::last() {
-            Errno::EACCES => denied = true,
-            Errno::ENOENT | Errno::ENOTDIR | Errno::ESTALE | Errno::ENODEV | Errno::ETIMEDOUT => {}
-            other => {
-                error = other;
-                break;
-            }
-        }
-    }
-    if denied && error == Errno::ENOENT {
-        error = Errno::EACCES;
-    }
-    tell(EXEC_FAILED, error);
-    let code = Error::Exec {
-        program: String::new(),
-        errno: error,
-    }
-    .exit_code();
-    // SAFETY: _exit is async-signal-safe and skips atexit handlers the parent owns.
-    unsafe { libc::_exit(code) }
 }
 
 /// After the spawn pidone lets go of what it inherited: its working directory
