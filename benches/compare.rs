@@ -894,34 +894,55 @@ fn dynamic(path: &str) -> Option<bool> {
     Some(interp)
 }
 
+/// Memory is read over this many starts of every init: where the kernel puts
+/// the stack in its first page (ASLR) moves the stack's resident size by a page
+/// from one start to the next, for every init alike.
+const MEMORY_ROUNDS: usize = 7;
+
 fn bench_idle(opts: &Options, inits: &[Init]) -> Result<Vec<Figure>, String> {
     eprintln!(
-        "[2/7] memory and [3/7] idle wakeups: every init as PID 1 over a sleeping workload, {} s window",
+        "[2/7] memory ({MEMORY_ROUNDS} starts) and [3/7] idle wakeups: every init as PID 1 over a \
+         sleeping workload, {} s window",
         opts.idle.as_secs()
     );
+    let inits: Vec<&Init> = real(inits).collect();
+    let mut samples = vec![[Vec::new(), Vec::new(), Vec::new()]; inits.len()];
     let mut running = Vec::new();
-    for init in real(inits) {
-        running.push(Running::start(init, "bench_sleeper", &[])?);
+    for round in 0..MEMORY_ROUNDS {
+        running = inits
+            .iter()
+            .map(|init| Running::start(init, "bench_sleeper", &[]))
+            .collect::<Result<_, _>>()?;
+        for r in &mut running {
+            r.expect("ready", Duration::from_secs(10))?;
+        }
+        // Let every init finish its set-up and fall asleep.
+        sleep(Duration::from_millis(500));
+        for (r, sample) in running.iter().zip(&mut samples) {
+            let status = proc_file(r.pid, "status").unwrap_or_default();
+            let rollup = proc_file(r.pid, "smaps_rollup").unwrap_or_default();
+            let get = |t: &str, k: &str| proc_field(t, k).unwrap_or(f64::NAN);
+            sample[0].push(get(&status, "VmRSS:"));
+            sample[1].push(get(&status, "RssAnon:"));
+            sample[2].push(get(&rollup, "Pss:"));
+        }
+        if round + 1 < MEMORY_ROUNDS {
+            for r in running.drain(..) {
+                r.stop(true)?;
+            }
+        }
     }
-    for r in &mut running {
-        r.expect("ready", Duration::from_secs(10))?;
-    }
-    // Let every init finish its set-up and fall asleep.
-    sleep(Duration::from_millis(500));
     let mut rss = Figure::new("rss_kib", "VmRSS (KiB)");
     let mut anon = Figure::new("rss_anon_kib", "RssAnon (KiB)");
     let mut pss = Figure::new("pss_kib", "Pss (KiB)");
     let mut size = Figure::new("binary_kib", "binary size (KiB)");
     let mut wake = Figure::new("wakeups_per_10s", "idle wakeups per 10 s");
     let mut before = Vec::new();
-    for r in &running {
+    for (r, [vm, an, ps]) in running.iter().zip(&samples) {
         let name = r.init.name;
-        let status = proc_file(r.pid, "status").unwrap_or_default();
-        let rollup = proc_file(r.pid, "smaps_rollup").unwrap_or_default();
-        let get = |t: &str, k: &str| Stats::one(proc_field(t, k).unwrap_or(f64::NAN));
-        rss.values.push((name, get(&status, "VmRSS:")));
-        anon.values.push((name, get(&status, "RssAnon:")));
-        pss.values.push((name, get(&rollup, "Pss:")));
+        rss.values.push((name, Stats::of(vm)));
+        anon.values.push((name, Stats::of(an)));
+        pss.values.push((name, Stats::of(ps)));
         let path = r.init.path().unwrap_or_default();
         let bytes = fs::metadata(path).map_or(f64::NAN, |m| m.len() as f64);
         size.values.push((name, Stats::one(bytes / 1024.0)));
