@@ -891,7 +891,10 @@ mod tests {
         // Read again through the files kept open, the counters are still there.
         if counters.files.is_some() {
             assert_eq!(counters.again().oom_kill, counters.oom_kill);
-            assert_eq!(counters.again().failcnt.is_some(), counters.failcnt.is_some());
+            assert_eq!(
+                counters.again().failcnt.is_some(),
+                counters.failcnt.is_some()
+            );
         }
         assert!(fork_limits(Errno::EAGAIN).contains("RLIMIT_NPROC"));
         assert_eq!(fork_limits(Errno::EPERM), "");

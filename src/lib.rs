@@ -46,7 +46,7 @@ pub fn take_signals() -> Result<SignalSet, Error> {
 }
 
 /// Runs the workload (or pause mode) and returns the code pidone should exit with.
-pub fn run(config: &Config, signals: SignalSet) -> Result<i32, Error> {
+pub fn run(config: Config, signals: SignalSet) -> Result<i32, Error> {
     let self_pid = getpid().as_raw();
     if let Some(signo) = config.pdeathsig {
         set_pdeathsig(signo)?;
@@ -82,16 +82,16 @@ pub fn run(config: &Config, signals: SignalSet) -> Result<i32, Error> {
         self_pid,
     };
     let policy = Policy {
-        rewrites: config.rewrites.clone(),
+        rewrites: config.rewrites,
         grace: config.grace,
         stop_delay: config.stop_delay,
         wait_all: config.wait_all,
         warn_on_reap: config.warn_on_reap,
         restart: config.restart,
-        pidfile: config.pidfile.clone(),
+        pidfile: config.pidfile,
     };
     let launch = Launch {
-        command: config.command.clone(),
+        command: config.command,
         setup,
     };
     let code = Supervisor::new(mode, policy, launch, signals, child).run()?;

@@ -25,7 +25,7 @@ pub extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
         Err(e) => fail(e),
     };
     pidone::logging::init(config.log_level);
-    match signals.and_then(|signals| pidone::run(&config, signals)) {
+    match signals.and_then(|signals| pidone::run(config, signals)) {
         Ok(code) => exit(code),
         Err(e) => fail(e),
     }

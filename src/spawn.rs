@@ -60,8 +60,8 @@ pub fn spawn(command: &[OsString], setup: Setup) -> Result<Pid, Error> {
     let program = command
         .first()
         .ok_or_else(|| Error::Usage("no command given".into()))?;
-    let display = program.to_string_lossy().into_owned();
-    let nul = |_| Error::Usage(format!("argument contains a NUL byte: '{display}'"));
+    let display = || program.to_string_lossy().into_owned();
+    let nul = |_| Error::Usage(format!("argument contains a NUL byte: '{}'", display()));
     let args: Vec<CString> = command
         .iter()
         .map(|a| CString::new(a.as_bytes()))
@@ -98,7 +98,7 @@ pub fn spawn(command: &[OsString], setup: Setup) -> Result<Pid, Error> {
             errno,
         },
         (None, Some(errno)) => Error::Exec {
-            program: display,
+            program: display(),
             errno,
         },
         (None, None) => return Ok(pid),
