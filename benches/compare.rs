@@ -260,7 +260,25 @@ fn inits(opts: &Options) -> Result<Vec<Init>, String> {
         }
         list.push(Init { name, prefix });
     }
+    fresh_copies(&mut list)?;
     Ok(list)
+}
+
+/// Copies every init's binary, the peers' too, into one new directory and runs
+/// the copies: each file is then written the same way, in one piece. A linker
+/// writes its output piecemeal, and the page cache holds such a file in small
+/// folios: measured here, pidone straight from `target/` took 49 page faults
+/// per start and a `cp` of it 43, worth ~80 us of start+exit time.
+fn fresh_copies(list: &mut [Init]) -> Result<(), String> {
+    let dir = scratch_dir().join("inits");
+    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    for init in list.iter_mut().filter(|i| !i.prefix.is_empty()) {
+        let copy = dir.join(init.name);
+        fs::copy(&init.prefix[0], &copy)
+            .map_err(|e| format!("copying {} to {}: {e}", init.prefix[0], copy.display()))?;
+        init.prefix[0] = copy.to_string_lossy().into_owned();
+    }
+    Ok(())
 }
 
 /// The inits proper, without `direct`.
@@ -1735,6 +1753,11 @@ fn machine() -> String {
 
 // ---------------------------------------------------------------------------
 
+/// The run's scratch directory (the inits' copies, callgrind's output), removed at the end.
+fn scratch_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("pidone-bench-{}", std::process::id()))
+}
+
 fn run(opts: &Options) -> Result<(), String> {
     // SAFETY: geteuid has no side effects.
     if unsafe { libc::geteuid() } != 0 {
@@ -1757,8 +1780,7 @@ fn run(opts: &Options) -> Result<(), String> {
             "  (WARNING: not in a release/ directory)"
         }
     );
-    let dir = std::env::temp_dir().join(format!("pidone-bench-{}", std::process::id()));
-    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let dir = scratch_dir();
     let started = Instant::now();
     let mut figures = Vec::new();
     let result = (|| {
