@@ -24,7 +24,8 @@ pub struct MemoryCounters {
     /// Processes the OOM killer killed in it: v2 `memory.events` or v1
     /// `memory.oom_control`, line `oom_kill` (v1 since Linux 4.13).
     pub oom_kill: Option<u64>,
-    /// v1 `memory.failcnt`: how often the usage hit the limit.
+    /// v1 `memory.failcnt`: how often the usage hit the limit (read only when
+    /// there is no `oom_kill`, before Linux 4.13).
     pub failcnt: Option<u64>,
     /// Where they were read, kept open so that `again` costs a pread per file:
     /// it runs when the workload has died, between its exit and pidone's.
@@ -35,24 +36,46 @@ pub struct MemoryCounters {
 struct CounterFiles {
     /// v2 `memory.events`, or v1 `memory.oom_control`.
     events: fs::File,
-    /// v1 `memory.failcnt`.
+    /// v1 `memory.failcnt`, before Linux 4.13.
     failcnt: Option<fs::File>,
 }
 
 impl MemoryCounters {
     /// The counters of pidone's own memory cgroup; what cannot be read is `None`.
     pub fn read() -> Self {
-        let Some(group) = Cgroup::find("memory") else {
+        let events_of = |group: &Cgroup| {
+            let name = if group.v2 {
+                "memory.events"
+            } else {
+                "memory.oom_control"
+            };
+            fs::File::open(group.dir.join(name)).ok()
+        };
+        let mut events = None;
+        let found = Cgroup::find_where("memory", |group| {
+            events = events_of(group);
+            events.is_some()
+        });
+        let Some(group) = found else {
             return Self::default();
         };
-        let open = |name| fs::File::open(group.dir.join(name)).ok();
-        let (events, failcnt) = if group.v2 {
-            (open("memory.events"), None)
-        } else {
-            (open("memory.oom_control"), open("memory.failcnt"))
+        let Some(events) = events.or_else(|| events_of(&group)) else {
+            return Self::default();
         };
-        let files = events.map(|events| Rc::new(CounterFiles { events, failcnt }));
-        Self::read_from(Some(group.name), files)
+        let oom_kill = read_counter(&events, |text| keyed(text, "oom_kill"));
+        // Before Linux 4.13, v1 counted no OOM kill: how often the usage hit the
+        // limit hints at one.
+        let failcnt = (oom_kill.is_none() && !group.v2)
+            .then(|| fs::File::open(group.dir.join("memory.failcnt")).ok())
+            .flatten();
+        MemoryCounters {
+            oom_kill,
+            failcnt: failcnt
+                .as_ref()
+                .and_then(|file| read_counter(file, number_in)),
+            cgroup: Some(group.name),
+            files: Some(Rc::new(CounterFiles { events, failcnt })),
+        }
     }
 
     /// The same counters read again, from the files `read` opened.
@@ -65,7 +88,7 @@ impl MemoryCounters {
             let failcnt = f.failcnt.as_ref();
             (
                 read_counter(&f.events, |text| keyed(text, "oom_kill")),
-                failcnt.and_then(|file| read_counter(file, |text| text.trim().parse().ok())),
+                failcnt.and_then(|file| read_counter(file, number_in)),
             )
         });
         MemoryCounters {
@@ -75,6 +98,10 @@ impl MemoryCounters {
             files,
         }
     }
+}
+
+fn number_in(text: &str) -> Option<u64> {
+    text.trim().parse().ok()
 }
 
 /// A small counter file, read whole from its start (a cgroup file regenerates
@@ -481,9 +508,15 @@ impl Cgroup {
     /// hierarchy mounted elsewhere, or mounted from a cgroup below the root, as
     /// Docker does without a cgroup namespace).
     fn find(controller: &str) -> Option<Cgroup> {
+        Self::find_where(controller, |group| group.dir.is_dir())
+    }
+
+    /// `find`, where `usable` tells whether the cgroup found at the usual mount
+    /// point is there (and may open what it needs from it on the way).
+    fn find_where(controller: &str, usable: impl FnOnce(&Cgroup) -> bool) -> Option<Cgroup> {
         let cgroups = read_text("/proc/self/cgroup")?;
         locate(&cgroups, "", controller)
-            .filter(|group| group.dir.is_dir())
+            .filter(|group| usable(group))
             .or_else(|| {
                 let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
                 locate(&cgroups, &mountinfo, controller)
