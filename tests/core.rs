@@ -245,7 +245,15 @@ fn pidone_keeps_no_inherited_descriptor_nor_working_directory() {
         let inherited = fs::read_dir(format!("/proc/{pid}/fd"))
             .unwrap()
             .map(|e| e.unwrap().path())
-            .filter(|fd| fd.file_name().unwrap().to_str().unwrap().parse::<i32>().unwrap() > 2)
+            .filter(|fd| {
+                fd.file_name()
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .parse::<i32>()
+                    .unwrap()
+                    > 2
+            })
             .filter(|fd| !fs::read_link(fd).unwrap().starts_with("/sys/fs/cgroup"))
             .count();
         inherited == 0
