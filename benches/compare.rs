@@ -438,16 +438,6 @@ fn dev_null() -> Result<fs::File, String> {
         .map_err(|e| format!("cannot open /dev/null: {e}"))
 }
 
-fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into a live local.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
 /// Lines from a child's stdout, each awaited with a time limit.
 struct Lines {
     fd: OwnedFd,
@@ -1168,7 +1158,7 @@ fn watcher(pids: &[libc::pid_t], slot: usize, shared: &Shared) -> ! {
                     *s = 2;
                     left -= 1;
                     shared.reaped.fetch_add(1, SeqCst);
-                    shared.last_reap[slot].store(monotonic_ns(), SeqCst);
+                    shared.last_reap[slot].store(bench_receiver::monotonic_ns(), SeqCst);
                 }
             }
             let zombies = shared.exited.load(SeqCst) - shared.reaped.load(SeqCst);
@@ -1231,7 +1221,7 @@ fn zombie_round(init: &Init, n: usize, budget: usize) -> Result<StormResult, Str
         sleep(Duration::from_millis(1));
     }
     let cpu0 = cpu_ns(r.pid).ok_or_else(|| fail("cannot read the init's CPU time"))?;
-    let t0 = monotonic_ns();
+    let t0 = bench_receiver::monotonic_ns();
     let go = r.input.as_ref().map_or(-1, |fd| fd.as_raw_fd());
     // SAFETY: write one byte from a live buffer to the helper's stdin pipe.
     if unsafe { libc::write(go, b"g".as_ptr().cast(), 1) } != 1 {
@@ -1320,7 +1310,7 @@ fn bench_latency(opts: &Options, inits: &[Init]) -> Result<Vec<Figure>, String> 
     for k in 0..opts.latency_signals + 20 {
         for &i in rotated(&idx, k) {
             let r = &mut running[i];
-            let sent = monotonic_ns();
+            let sent = bench_receiver::monotonic_ns();
             r.signal(libc::SIGUSR1)
                 .map_err(|e| format!("{}: kill: {e}", r.init.name))?;
             let line = r.expect("t ", Duration::from_secs(10))?;
