@@ -137,6 +137,11 @@ pub fn death(report: &Death) -> Option<(Level, String)> {
 pub fn death_at(report: &Death, now: SystemTime) -> Option<(Level, String)> {
     let status = report.status;
     let oom = moved(report.before.oom_kill, report.after.oom_kill);
+    // Dead before pidone first read the counter: it is read now, with no baseline.
+    let unread = match (report.before.oom_kill, report.after.oom_kill) {
+        (None, Some(n)) if n > 0 => Some(n),
+        _ => None,
+    };
     let failed = moved(report.before.failcnt, report.after.failcnt);
     let cgroup = report
         .after
@@ -152,7 +157,12 @@ pub fn death_at(report: &Death, now: SystemTime) -> Option<(Level, String)> {
                 format!("killed by the kernel OOM killer ({})", oom_counts(counts))
             }
             _ if report.forwarded == Some(signo) && oom.is_none() => return None,
-            _ => format!("killed by {}", signal_name(signo)),
+            _ => match unread {
+                Some(n) if signo == libc::SIGKILL => format!(
+                    "killed by SIGKILL, likely by the kernel OOM killer (oom_kill {n} in memory cgroup {cgroup}, first read after the death)"
+                ),
+                _ => format!("killed by {}", signal_name(signo)),
+            },
         };
         if libc::WCOREDUMP(status) {
             cause.push_str(" (core dumped)");
@@ -777,6 +787,36 @@ mod tests {
         assert_eq!(
             line(3 << 8, None, &none, &none),
             Some((Level::Info, "ended after 3.2s: exited with status 3".into()))
+        );
+    }
+
+    #[test]
+    fn a_kill_before_the_first_read_names_the_counter_as_read_at_the_death() {
+        let unread = MemoryCounters::default();
+        let at_death = |n| MemoryCounters {
+            failcnt: None,
+            ..counters(n, 0)
+        };
+        assert_eq!(
+            line(libc::SIGKILL, None, &unread, &at_death(2)),
+            Some((
+                Level::Warn,
+                "died after 3.2s: killed by SIGKILL, likely by the kernel OOM killer (oom_kill 2 in memory cgroup /docker/abc, first read after the death)"
+                    .into()
+            ))
+        );
+        // A zero counter clears the OOM killer; other signals and exits read nothing.
+        assert_eq!(
+            line(libc::SIGKILL, None, &unread, &at_death(0)),
+            Some((Level::Warn, "died after 3.2s: killed by SIGKILL".into()))
+        );
+        assert_eq!(
+            line(libc::SIGSEGV, None, &unread, &at_death(2)),
+            Some((Level::Warn, "died after 3.2s: killed by SIGSEGV".into()))
+        );
+        assert_eq!(
+            line(libc::SIGKILL, Some(libc::SIGKILL), &unread, &at_death(2)),
+            None
         );
     }
 

@@ -150,13 +150,24 @@ struct Main {
     started: Instant,
     /// The last signal forwarded to it.
     forwarded: Option<c_int>,
-    /// Its memory cgroup's OOM counters when it started.
-    memory: MemoryCounters,
+    /// Its memory cgroup's OOM counters when it started, or (first start) at
+    /// pidone's first wakeup after it: `None` until read.
+    memory: Option<MemoryCounters>,
 }
 
+/// The first start leaves the OOM counters to pidone's first wakeup, at the latest
+/// this long after it: a fresh process's first read of /proc/self costs tens of
+/// microseconds, a large part of an init's whole start, and the workload is
+/// starting meanwhile.
+const BASELINE_AFTER: Duration = Duration::from_millis(10);
+
 impl Main {
-    fn new(pid: Pid, group: bool, followed: bool) -> Self {
-        let memory = MemoryCounters::read();
+    /// When its OOM counters must be read, if they have not been.
+    fn baseline_due(&self) -> Option<Instant> {
+        self.memory.is_none().then(|| self.started + BASELINE_AFTER)
+    }
+
+    fn new(pid: Pid, group: bool, followed: bool, memory: Option<MemoryCounters>) -> Self {
         Main {
             pid,
             group,
@@ -192,7 +203,7 @@ pub struct Supervisor {
 
 impl Supervisor {
     pub fn new(mode: Mode, policy: Policy, launch: Launch, signals: SignalSet, child: Pid) -> Self {
-        let main = Main::new(child, mode.session, false);
+        let main = Main::new(child, mode.session, false, None);
         Supervisor {
             mode,
             policy,
@@ -212,16 +223,28 @@ impl Supervisor {
 
     pub fn run(mut self) -> Result<i32, Error> {
         loop {
-            let sig = signals::wait(&self.signals, self.phase.deadline()).map_err(|errno| {
-                Error::Sys {
-                    op: "wait for signals",
-                    errno,
-                }
+            let baseline_due = self.main.as_ref().and_then(Main::baseline_due);
+            let deadline = match (self.phase.deadline(), baseline_due) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let sig = signals::wait(&self.signals, deadline).map_err(|errno| Error::Sys {
+                op: "wait for signals",
+                errno,
             })?;
+            // Before any signal is forwarded (the workload may act on it), but not
+            // after a SIGCHLD, which may be the main process's own death.
+            if sig.is_none_or(|sig| sig.signo != libc::SIGCHLD) {
+                self.take_baseline();
+            }
             let done = match sig {
                 Some(sig) => self.on_signal(sig),
-                None => self.on_deadline(),
+                None if self.phase.deadline().is_some_and(|d| d <= Instant::now()) => {
+                    self.on_deadline()
+                }
+                None => None,
             };
+            self.take_baseline();
             if let Some(code) = done {
                 self.explain(code);
                 return Ok(code);
@@ -416,16 +439,31 @@ impl Supervisor {
         }
     }
 
+    /// Reads the main process's OOM counters if they are still to be read.
+    fn take_baseline(&mut self) {
+        if let Some(main) = self.main.as_mut().filter(|m| m.memory.is_none()) {
+            main.memory = Some(MemoryCounters::read());
+        }
+    }
+
     /// The line on a death nobody asked for (or a non-zero exit, at info level).
     fn tell_death(&self, main: &Main, status: c_int) {
-        let after = main.memory.again();
+        let unread = MemoryCounters::default();
+        let (before, after) = match &main.memory {
+            Some(before) => (before, before.again()),
+            // Dead before the first read: only a KILL makes the counter worth reading now.
+            None if libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL => {
+                (&unread, MemoryCounters::read())
+            }
+            None => (&unread, MemoryCounters::default()),
+        };
         let death = Death {
             command: &self.launch.command,
             pid: main.pid.as_raw(),
             ran: main.started.elapsed(),
             status,
             forwarded: main.forwarded,
-            before: &main.memory,
+            before,
             after: &after,
         };
         match diagnose::death(&death) {
@@ -495,7 +533,7 @@ impl Supervisor {
         match pidfile::follow(&path, self.mode.self_pid) {
             Ok(pid) => {
                 info!("following the daemon {pid} from {}", path.display());
-                self.main = Some(Main::new(pid, false, true));
+                self.main = Some(Main::new(pid, false, true, Some(MemoryCounters::read())));
                 self.phase = Phase::Running;
                 None
             }
@@ -524,7 +562,7 @@ impl Supervisor {
                     self.restarts
                 );
                 let group = self.mode.session;
-                self.main = Some(Main::new(pid, group, false));
+                self.main = Some(Main::new(pid, group, false, Some(MemoryCounters::read())));
                 self.phase = Phase::Running;
                 None
             }

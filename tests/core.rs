@@ -195,6 +195,9 @@ fn pidone_sleeps_without_wakeups_while_the_child_sleeps() {
                 .iter()
                 .any(|&c| stat_field(c, 0).as_deref() == Some("S"))
         });
+        // Once, soon after the start, pidone wakes to read the OOM counters; then
+        // it sleeps with no deadline: nothing but a signal can wake it.
+        wait_untimed_signal_wait(pid);
         let switches = || {
             status_number(pid, "voluntary_ctxt_switches")
                 + status_number(pid, "nonvoluntary_ctxt_switches")

@@ -297,7 +297,24 @@ fn an_oom_kill_in_a_small_memory_cgroup_is_named() {
             .expect("memory.memsw.limit_in_bytes");
     }
     let _ = group.set("memory.swappiness", "0");
-    let out = start_with(How::Subreaper, &["--", &hog], |cmd| group.enter(cmd)).finish();
+    let pidone = start_with(How::Subreaper, &["--", &hog, "--on-usr1"], |cmd| {
+        group.enter(cmd)
+    });
+    // pidone reads the counter soon after the start, with no signal to wake it:
+    // it keeps the file open for the read at the death.
+    let counter = group.dir.join("memory.oom_control");
+    wait_for("pidone to open memory.oom_control", || {
+        fs::read_dir(format!("/proc/{}/fd", pidone.pid()))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|fd| fs::read_link(fd.path()).is_ok_and(|to| to == counter))
+    });
+    let hog_pid = *descendants(pidone.pid()).first().expect("the hog");
+    wait_signal_wait(hog_pid);
+    // SAFETY: kill(2) on the hog, a child of the pidone this test started.
+    assert_eq!(unsafe { libc::kill(hog_pid, libc::SIGUSR1) }, 0);
+    let out = pidone.finish();
     assert_eq!(
         out.code,
         Some(137),
@@ -306,7 +323,7 @@ fn an_oom_kill_in_a_small_memory_cgroup_is_named() {
     );
     let warnings = lines_at(&out.stderr, "warning");
     assert_eq!(warnings.len(), 1, "{}", out.stderr);
-    let rest = death_line(warnings[0], "warning", &hog);
+    let rest = death_line(warnings[0], "warning", &format!("{hog} --on-usr1"));
     let (_, cause) = pid_and_cause(rest);
     let expected = format!(
         ": killed by the kernel OOM killer (oom_kill 0 → 1 in memory cgroup {})",

@@ -281,6 +281,18 @@ pub fn wait_signal_wait(pid: i32) {
     });
 }
 
+/// Waits until `pid` sleeps in rt_sigtimedwait with no timeout (its third
+/// argument NULL): a wait that only a signal ends.
+pub fn wait_untimed_signal_wait(pid: i32) {
+    let call = libc::SYS_rt_sigtimedwait.to_string();
+    wait_for("pidone to wait for signals with no deadline", || {
+        fs::read_to_string(format!("/proc/{pid}/syscall")).is_ok_and(|s| {
+            let args: Vec<&str> = s.split_whitespace().collect();
+            args.first() == Some(&call.as_str()) && args.get(3) == Some(&"0x0")
+        })
+    });
+}
+
 /// Polls `done` every few milliseconds for up to 30 s; panics naming `what`.
 pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
