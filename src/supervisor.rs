@@ -224,10 +224,7 @@ impl Supervisor {
     pub fn run(mut self) -> Result<i32, Error> {
         loop {
             let baseline_due = self.main.as_ref().and_then(Main::baseline_due);
-            let deadline = match (self.phase.deadline(), baseline_due) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let deadline = self.phase.deadline().into_iter().chain(baseline_due).min();
             let sig = signals::wait(&self.signals, deadline).map_err(|errno| Error::Sys {
                 op: "wait for signals",
                 errno,

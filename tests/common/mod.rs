@@ -274,21 +274,24 @@ pub fn status_number(pid: i32, key: &str) -> u64 {
 /// Waits until `pid` sleeps in rt_sigtimedwait: it has blocked its signals and
 /// waits for them (SigBlk reads 0 meanwhile: the wait unblocks what it waits for).
 pub fn wait_signal_wait(pid: i32) {
-    let call = libc::SYS_rt_sigtimedwait.to_string();
-    wait_for("pidone to wait for signals", || {
-        fs::read_to_string(format!("/proc/{pid}/syscall"))
-            .is_ok_and(|s| s.split_whitespace().next() == Some(call.as_str()))
-    });
+    wait_in_sigtimedwait(pid, "pidone to wait for signals", |_| true);
 }
 
 /// Waits until `pid` sleeps in rt_sigtimedwait with no timeout (its third
 /// argument NULL): a wait that only a signal ends.
 pub fn wait_untimed_signal_wait(pid: i32) {
+    wait_in_sigtimedwait(pid, "pidone to wait for signals with no deadline", |args| {
+        args.get(3) == Some(&"0x0")
+    });
+}
+
+/// Waits until /proc/PID/syscall shows rt_sigtimedwait with arguments that `ok`.
+fn wait_in_sigtimedwait(pid: i32, what: &str, ok: impl Fn(&[&str]) -> bool) {
     let call = libc::SYS_rt_sigtimedwait.to_string();
-    wait_for("pidone to wait for signals with no deadline", || {
+    wait_for(what, || {
         fs::read_to_string(format!("/proc/{pid}/syscall")).is_ok_and(|s| {
             let args: Vec<&str> = s.split_whitespace().collect();
-            args.first() == Some(&call.as_str()) && args.get(3) == Some(&"0x0")
+            args.first() == Some(&call.as_str()) && ok(&args)
         })
     });
 }
