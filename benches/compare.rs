@@ -1,6 +1,8 @@
 //! pidone against the other container inits: direct exec (no init), tini,
-//! tini-static, dumb-init and catatonit, interleaved in one run (round-robin
-//! across the inits in every iteration) so that machine noise hits all alike.
+//! tini-static, dumb-init and catatonit, interleaved in one run (in a new
+//! shuffled order in every iteration) so that machine noise hits all alike.
+//! The signal figures come from several fresh instances of each init, and
+//! the latency is measured on two CPUs and again with everything on one.
 //!
 //! ```text
 //! sudo cargo bench --bench compare [-- --quick] [-- --pidone PATH] [-- --json PATH]
@@ -85,6 +87,8 @@ struct Options {
     start_rounds: usize,
     idle: Duration,
     latency_signals: usize,
+    /// Fresh instances of each init in the latency and storm phases.
+    instances: usize,
     storm_batches: usize,
     storm_batch: usize,
     zombie_rounds: usize,
@@ -147,6 +151,7 @@ impl Options {
             start_rounds: pick(300, 50),
             idle: Duration::from_secs(if quick { 2 } else { 10 }),
             latency_signals: pick(1000, 200),
+            instances: pick(5, 2),
             storm_batches: pick(20, 4),
             storm_batch: 5000,
             zombie_rounds: pick(5, 2),
@@ -286,10 +291,23 @@ fn real(inits: &[Init]) -> impl Iterator<Item = &Init> {
     inits.iter().filter(|i| !i.prefix.is_empty())
 }
 
-/// The order of round `r`: the list rotated by `r`, so nobody is always first.
-fn rotated<T>(items: &[T], r: usize) -> impl Iterator<Item = &T> {
-    let n = items.len().max(1);
-    (0..items.len()).map(move |i| &items[(i + r) % n])
+/// The order of round `r`: 0..n shuffled (Fisher-Yates on a splitmix64 of
+/// `r`), so nobody is always first, nor always right after the same one (a
+/// rotation keeps neighbours: one binary ran 1.3 µs apart from its own copy
+/// in the signal latency, by who ran before it).
+fn order(n: usize, r: usize) -> Vec<usize> {
+    let mut state = (r as u64).wrapping_add(1);
+    let mut next = || {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let z = (state ^ (state >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        let z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let mut v: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        v.swap(i, (next() % (i as u64 + 1)) as usize);
+    }
+    v
 }
 
 // ---------------------------------------------------------------------------
@@ -837,10 +855,9 @@ fn bench_start(opts: &Options, inits: &[Init]) -> Result<Vec<Figure>, String> {
         })
         .collect::<Result<_, String>>()?;
     let mut samples = vec![[Vec::new(), Vec::new()]; inits.len()];
-    let idx: Vec<usize> = (0..inits.len()).collect();
     for round in 0..opts.start_rounds + 5 {
         for (mode, newpid) in [false, true].into_iter().enumerate() {
-            for &i in rotated(&idx, round) {
+            for i in order(inits.len(), round) {
                 let (cmd, program) = &cmds[i];
                 let t0 = Instant::now();
                 let pid = spawn(cmd, program, newpid, fds).map_err(|e| {
@@ -1265,9 +1282,8 @@ fn bench_zombies(opts: &Options, inits: &[Init]) -> Result<Vec<Figure>, String> 
     let budget = fd_budget();
     let list: Vec<&Init> = real(inits).collect();
     let mut results: Vec<Vec<StormResult>> = list.iter().map(|_| Vec::new()).collect();
-    let idx: Vec<usize> = (0..list.len()).collect();
     for round in 0..opts.zombie_rounds {
-        for &i in rotated(&idx, round) {
+        for i in order(list.len(), round) {
             results[i].push(zombie_round(list[i], opts.orphans, budget)?);
         }
     }
@@ -1292,46 +1308,127 @@ fn bench_zombies(opts: &Options, inits: &[Init]) -> Result<Vec<Figure>, String> 
 // ---------------------------------------------------------------------------
 // 5 + 6. signals.
 
-fn bench_latency(opts: &Options, inits: &[Init]) -> Result<Vec<Figure>, String> {
-    eprintln!(
-        "[5/7] signal latency: {} USR1 to each init as PID 1, round-robin, each awaited",
-        opts.latency_signals
-    );
+/// Starts a fresh instance of every init with the receiver in `mode`, waits
+/// until each is ready and settled.
+fn start_receivers<'a>(inits: &'a [Init], mode: &str) -> Result<Vec<Running<'a>>, String> {
     let mut running = Vec::new();
     for init in real(inits) {
-        running.push(Running::start(init, "bench_receiver", &["echo"])?);
+        running.push(Running::start(init, "bench_receiver", &[mode])?);
     }
     for r in &mut running {
         r.expect("ready", Duration::from_secs(10))?;
     }
     sleep(Duration::from_millis(200));
-    let mut samples = vec![Vec::new(); running.len()];
-    let idx: Vec<usize> = (0..running.len()).collect();
-    for k in 0..opts.latency_signals + 20 {
-        for &i in rotated(&idx, k) {
-            let r = &mut running[i];
-            let sent = bench_receiver::monotonic_ns();
-            r.signal(libc::SIGUSR1)
-                .map_err(|e| format!("{}: kill: {e}", r.init.name))?;
-            let line = r.expect("t ", Duration::from_secs(10))?;
-            let got: u64 = line[2..]
-                .trim()
-                .parse()
-                .map_err(|_| format!("bad line '{line}'"))?;
-            if k >= 20 {
-                samples[i].push(got.saturating_sub(sent) as f64 / 1e3);
+    Ok(running)
+}
+
+fn bench_latency(opts: &Options, inits: &[Init]) -> Result<Vec<Figure>, String> {
+    eprintln!(
+        "[5/7] signal latency: {} USR1 to each of {} fresh instances of each init as PID 1, \
+         in shuffled order, each awaited; on two CPUs, then on one",
+        opts.latency_signals, opts.instances
+    );
+    let mut figures = Vec::new();
+    for (pin, key, title, cpu_key, cpu_title) in [
+        (
+            false,
+            "signal_latency_us",
+            "signal latency (µs)",
+            "signal_cpu_us",
+            "init CPU per awaited signal (µs)",
+        ),
+        (
+            true,
+            "signal_latency_1cpu_us",
+            "signal latency, one CPU (µs)",
+            "signal_cpu_1cpu_us",
+            "init CPU per awaited signal, one CPU (µs)",
+        ),
+    ] {
+        let (latency, cpu) = if pin {
+            on_one_cpu(|| latency_samples(opts, inits))??
+        } else {
+            latency_samples(opts, inits)?
+        };
+        let mut fig = Figure::new(key, title);
+        fig.p99 = true;
+        let mut fig_cpu = Figure::new(cpu_key, cpu_title);
+        for (init, (l, c)) in real(inits).zip(latency.iter().zip(&cpu)) {
+            fig.values.push((init.name, Stats::of(l)));
+            fig_cpu.values.push((init.name, Stats::of(c)));
+        }
+        figures.push(fig);
+        figures.push(fig_cpu);
+    }
+    Ok(figures)
+}
+
+/// Latencies in µs, per init, and the init's CPU time per signal of each
+/// instance (one wakeup, one forward, back to sleep: no queue builds up). The
+/// samples come from several fresh instances of each init, so that no one
+/// process's placement (its task, its kernel stack, its pages) decides a figure.
+type Samples = Vec<Vec<f64>>;
+fn latency_samples(opts: &Options, inits: &[Init]) -> Result<(Samples, Samples), String> {
+    let n = real(inits).count();
+    let (mut latency, mut cpu) = (vec![Vec::new(); n], vec![Vec::new(); n]);
+    let signals = opts.latency_signals + 20;
+    for _ in 0..opts.instances {
+        let mut running = start_receivers(inits, "echo")?;
+        let cpu_of = |r: &Running| cpu_ns(r.pid).ok_or("cannot read the init's CPU time");
+        let cpu0 = running.iter().map(cpu_of).collect::<Result<Vec<_>, _>>()?;
+        for k in 0..signals {
+            for i in order(n, k) {
+                let r = &mut running[i];
+                let sent = bench_receiver::monotonic_ns();
+                r.signal(libc::SIGUSR1)
+                    .map_err(|e| format!("{}: kill: {e}", r.init.name))?;
+                let line = r.expect("t ", Duration::from_secs(10))?;
+                let got: u64 = line[2..]
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("bad line '{line}'"))?;
+                if k >= 20 {
+                    latency[i].push(got.saturating_sub(sent) as f64 / 1e3);
+                }
             }
         }
+        for (i, r) in running.iter().enumerate() {
+            let used = cpu_of(r)?.saturating_sub(cpu0[i]);
+            cpu[i].push(used as f64 / 1e3 / signals as f64);
+        }
+        for r in running {
+            r.stop(true)?;
+        }
     }
-    let mut fig = Figure::new("signal_latency_us", "signal latency (µs)");
-    fig.p99 = true;
-    for (r, s) in running.iter().zip(&samples) {
-        fig.values.push((r.init.name, Stats::of(s)));
+    Ok((latency, cpu))
+}
+
+/// Runs `f` with this process, and so every init it starts meanwhile and their
+/// children, on one CPU (its first allowed one): no cross-CPU wakeups.
+fn on_one_cpu<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: cpu_set_t is plain data, all-zero is an empty set.
+    let mut old: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: old is a live cpu_set_t of `size` bytes; 0 is this (only) thread.
+    if unsafe { libc::sched_getaffinity(0, size, &mut old) } != 0 {
+        return Err(format!("sched_getaffinity: {}", io::Error::last_os_error()));
     }
-    for r in running {
-        r.stop(true)?;
+    let first = (0..libc::CPU_SETSIZE as usize)
+        // SAFETY: c < CPU_SETSIZE, the bound of the set.
+        .find(|&c| unsafe { libc::CPU_ISSET(c, &old) })
+        .ok_or("no CPU in this process's affinity mask")?;
+    // SAFETY: as above.
+    let mut one: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: first < CPU_SETSIZE.
+    unsafe { libc::CPU_SET(first, &mut one) };
+    // SAFETY: one and old are live cpu_set_t values of `size` bytes.
+    if unsafe { libc::sched_setaffinity(0, size, &one) } != 0 {
+        return Err(format!("sched_setaffinity: {}", io::Error::last_os_error()));
     }
-    Ok(vec![fig])
+    let result = f();
+    // SAFETY: as above.
+    unsafe { libc::sched_setaffinity(0, size, &old) };
+    Ok(result)
 }
 
 /// Sends `count` signals `signo` to the init as fast as it can, then the report
@@ -1367,19 +1464,11 @@ fn bench_storms(opts: &Options, inits: &[Init]) -> Result<Vec<Figure>, String> {
     let total = opts.storm_batches * opts.storm_batch;
     eprintln!(
         "[6/7] signal storms: {total} USR1, then {total} SIGRTMIN+1, to each init as PID 1 \
-         ({} interleaved batches of {})",
-        opts.storm_batches, opts.storm_batch
+         ({} interleaved batches of {}, over {} fresh instances of each init)",
+        opts.storm_batches, opts.storm_batch, opts.instances
     );
-    let mut running = Vec::new();
-    for init in real(inits) {
-        running.push(Running::start(init, "bench_receiver", &["count"])?);
-    }
-    for r in &mut running {
-        r.expect("ready", Duration::from_secs(10))?;
-    }
-    sleep(Duration::from_millis(200));
     let rt = libc::SIGRTMIN() + 1;
-    let idx: Vec<usize> = (0..running.len()).collect();
+    let n = real(inits).count();
     let mut figures = Vec::new();
     for (signo, key_cpu, title_cpu, key_recv, title_recv) in [
         (
@@ -1397,14 +1486,22 @@ fn bench_storms(opts: &Options, inits: &[Init]) -> Result<Vec<Figure>, String> {
             "RT storm: % received (100 = none lost)",
         ),
     ] {
-        let mut cpu = vec![Vec::new(); running.len()];
-        let mut recv = vec![Vec::new(); running.len()];
-        for b in 0..opts.storm_batches {
-            for &i in rotated(&idx, b) {
-                let (ns, usr1, rts) = storm_batch(&mut running[i], signo, opts.storm_batch)?;
-                let got = if signo == rt { rts } else { usr1 };
-                cpu[i].push(ns as f64 / 1e3 / opts.storm_batch as f64);
-                recv[i].push(got as f64 * 100.0 / opts.storm_batch as f64);
+        let mut cpu = vec![Vec::new(); n];
+        let mut recv = vec![Vec::new(); n];
+        // A fresh instance of each init every `per` batches (see latency_samples).
+        let per = opts.storm_batches.div_ceil(opts.instances);
+        for first in (0..opts.storm_batches).step_by(per) {
+            let mut running = start_receivers(inits, "count")?;
+            for b in first..(first + per).min(opts.storm_batches) {
+                for i in order(n, b) {
+                    let (ns, usr1, rts) = storm_batch(&mut running[i], signo, opts.storm_batch)?;
+                    let got = if signo == rt { rts } else { usr1 };
+                    cpu[i].push(ns as f64 / 1e3 / opts.storm_batch as f64);
+                    recv[i].push(got as f64 * 100.0 / opts.storm_batch as f64);
+                }
+            }
+            for r in running {
+                r.stop(true)?;
             }
         }
         let mut fc = Figure::new(key_cpu, title_cpu);
@@ -1414,15 +1511,12 @@ fn bench_storms(opts: &Options, inits: &[Init]) -> Result<Vec<Figure>, String> {
         // when, not on the init. The RT storm is the fair CPU and loss check.
         fc.info = signo != rt;
         fr.info = signo != rt;
-        for (i, r) in running.iter().enumerate() {
-            fc.values.push((r.init.name, Stats::of(&cpu[i])));
-            fr.values.push((r.init.name, Stats::of(&recv[i])));
+        for (i, init) in real(inits).enumerate() {
+            fc.values.push((init.name, Stats::of(&cpu[i])));
+            fr.values.push((init.name, Stats::of(&recv[i])));
         }
         figures.push(fc);
         figures.push(fr);
-    }
-    for r in running {
-        r.stop(true)?;
     }
     Ok(figures)
 }
