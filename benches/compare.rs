@@ -1813,7 +1813,10 @@ fn peer_versions(inits: &[Init]) -> String {
                     .starts_with(|c: char| c.is_ascii_digit())
             })
             .unwrap_or("?")
-            .trim_start_matches('v');
+            .trim_start_matches('v')
+            .split('_') // catatonit: "tini version 0.1.7_catatonit"
+            .next()
+            .unwrap_or("?");
         out.push(format!("{} {version}", init.name));
     }
     out.join(", ")
@@ -1864,6 +1867,10 @@ fn run(opts: &Options) -> Result<(), String> {
             "  (WARNING: not in a release/ directory)"
         }
     );
+    // Before the phases: the sources as built (not as edited meanwhile), and the
+    // peers' copies, which are removed with the scratch directory.
+    let version = source_version();
+    let peers = peer_versions(&inits);
     let dir = scratch_dir();
     let started = Instant::now();
     let mut figures = Vec::new();
@@ -1905,8 +1912,8 @@ fn run(opts: &Options) -> Result<(), String> {
         ("date", utc_now()),
         ("machine", machine()),
         ("command", command),
-        ("pidone", format!("{pidone} ({})", source_version())),
-        ("peers", peer_versions(&inits)),
+        ("pidone", format!("{pidone} ({version})")),
+        ("peers", peers),
         (
             "duration_s",
             format!("{:.0}", started.elapsed().as_secs_f64()),
