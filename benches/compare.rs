@@ -1363,11 +1363,13 @@ fn bench_latency(opts: &Options, inits: &[Init]) -> Result<Vec<Figure>, String> 
     Ok(figures)
 }
 
+/// Samples per init, in the order of `real(inits)`.
+type Samples = Vec<Vec<f64>>;
+
 /// Latencies in µs, per init, and the init's CPU time per signal of each
 /// instance (one wakeup, one forward, back to sleep: no queue builds up). The
 /// samples come from several fresh instances of each init, so that no one
 /// process's placement (its task, its kernel stack, its pages) decides a figure.
-type Samples = Vec<Vec<f64>>;
 fn latency_samples(opts: &Options, inits: &[Init]) -> Result<(Samples, Samples), String> {
     let n = real(inits).count();
     let (mut latency, mut cpu) = (vec![Vec::new(); n], vec![Vec::new(); n]);
