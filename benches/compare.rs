@@ -35,6 +35,8 @@ mod bench_orphans;
 mod bench_receiver;
 #[path = "../examples/bench_sleeper.rs"]
 mod bench_sleeper;
+#[path = "compare/cgroup.rs"]
+mod cgroup;
 
 use std::ffi::CString;
 use std::fmt::Write as _;
@@ -1874,6 +1876,8 @@ fn run(opts: &Options) -> Result<(), String> {
     let version = source_version();
     let peers = peer_versions(&inits);
     let dir = scratch_dir();
+    let (_cgroup, scheduling) = cgroup::leave_autogroup();
+    eprintln!("scheduling: {scheduling}");
     let started = Instant::now();
     let mut figures = Vec::new();
     let result = (|| {
@@ -1916,6 +1920,7 @@ fn run(opts: &Options) -> Result<(), String> {
         ("command", command),
         ("pidone", format!("{pidone} ({version})")),
         ("peers", peers),
+        ("scheduling", scheduling),
         (
             "duration_s",
             format!("{:.0}", started.elapsed().as_secs_f64()),
