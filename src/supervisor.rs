@@ -10,7 +10,7 @@ use crate::restart::{self, Context, Next};
 use crate::signals::{self, Name, Received, Rewrites, SignalSet};
 use crate::{pidfile, reap, shutdown, spawn};
 use libc::c_int;
-use log::{debug, error, info, warn};
+use log::{Level, debug, error, info, log, log_enabled, warn};
 use nix::unistd::Pid;
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -577,7 +577,13 @@ impl Supervisor {
     }
 
     /// One line on how it ended: at info level, or warning when KILL was needed.
+    /// Not even formatted when the level is off (the default, for an exit).
     fn explain(&self, code: i32) {
+        let Report { termed, killed, .. } = self.report;
+        let level = if killed > 0 { Level::Warn } else { Level::Info };
+        if !log_enabled!(level) {
+            return;
+        }
         let main = match self.status.map(reap::exit_code) {
             Some(c) if c > 128 => format!("the workload was killed by {}", Name(c - 128)),
             Some(c) => format!("the workload exited with {c}"),
@@ -598,15 +604,10 @@ impl Supervisor {
             0 => String::new(),
             n => format!(" after {n} restart(s)"),
         };
-        let Report { termed, killed, .. } = self.report;
-        let line = format!(
+        log!(
+            level,
             "exiting with status {code}: {main}{restarts}{cause}; {termed} leftover process(es) got TERM, {killed} process(es) needed KILL"
         );
-        if killed > 0 {
-            warn!("{line}")
-        } else {
-            info!("{line}")
-        }
     }
 }
 
