@@ -253,9 +253,34 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Config, Error>
     }
 }
 
-/// The prefixes of the variables that set options: pidone's, tini's and
-/// dumb-init's (a unit test checks every variable clap and `parse_options` read).
-const PREFIXES: [&[u8]; 3] = [b"PIDONE_", b"TINI_", b"DUMB_INIT_"];
+/// Every environment variable that sets an option (a unit test checks the list
+/// against clap's). Exact names: `TINI_VERSION`, set in many images that
+/// install tini, is nobody's option.
+const VARIABLES: [&str; 23] = [
+    "PIDONE_SUBREAPER",
+    "PIDONE_PDEATHSIG",
+    "PIDONE_VERBOSITY",
+    "PIDONE_WARN_ON_REAP",
+    "PIDONE_PROCESS_GROUP",
+    "PIDONE_EXPECT_EXIT",
+    "PIDONE_SINGLE_CHILD",
+    "PIDONE_REWRITE",
+    "PIDONE_PAUSE",
+    "PIDONE_GRACE_PERIOD",
+    "PIDONE_WAIT_ALL",
+    "PIDONE_STOP_DELAY",
+    "PIDONE_RESTART",
+    "PIDONE_RESTART_DELAY",
+    "PIDONE_RESTART_MAX_DELAY",
+    "PIDONE_MAX_RESTARTS",
+    "PIDONE_RESTART_SIGNAL",
+    "PIDONE_PIDFILE",
+    "PIDONE_OOM_SCORE_ADJ",
+    "TINI_SUBREAPER",
+    "TINI_VERBOSITY",
+    "TINI_KILL_PROCESS_GROUP",
+    "DUMB_INIT_SETSID",
+];
 
 /// The environment's entries (`NAME=value`), read in place, to be used at once.
 /// One pass over the C library's `environ`: a `getenv` per option variable
@@ -280,7 +305,7 @@ fn environment() -> impl Iterator<Item = &'static [u8]> {
 
 /// The command of the common invocation, `pidone -- COMMAND [ARG]...` or
 /// `pidone COMMAND [ARG]...` (COMMAND not starting with '-'), when no entry of
-/// `environment` sets an option of pidone, tini or dumb-init: every setting is
+/// `environment` is one of the `VARIABLES` of pidone, tini or dumb-init: every setting is
 /// then its default, and pidone skips building clap's parser (~120 000
 /// instructions, and ~30 KiB of heap and stack that would stay resident for
 /// the container's life). Anything else, `None`, goes through clap.
@@ -293,11 +318,12 @@ fn plain<'a>(
         first if !first.starts_with(b"-") => &args[1..],
         _ => return None,
     };
-    // The first byte before the call to memcmp: most entries fail it.
-    let ours = |e: &[u8]| {
-        PREFIXES
-            .iter()
-            .any(|p| e.first() == p.first() && e.starts_with(p))
+    let ours = |entry: &[u8]| {
+        // The first byte first: most entries fail it, and then cost no more.
+        matches!(entry.first(), Some(b'P' | b'T' | b'D')) && {
+            let name = entry.split(|&b| b == b'=').next().unwrap_or(entry);
+            VARIABLES.iter().any(|v| v.as_bytes() == name)
+        }
     };
     (!command.is_empty() && !environment.any(ours)).then(|| command.to_vec())
 }
@@ -657,12 +683,17 @@ mod tests {
             let env = ["PATH=/bin", entry].map(str::as_bytes).into_iter();
             assert_eq!(plain(&os(&["--", "x"]), env), None, "{entry}");
         }
-        let env = ["PATH=/bin", "HOME=/", "XPIDONE_X=1", "TINI=1", "A=PIDONE_X"];
+        let env = [
+            "PATH=/bin",
+            "TINI_VERSION=v0.19.0",
+            "PIDONE_X=1",
+            "A=TINI_SUBREAPER",
+        ];
         assert!(plain(&os(&["--", "x"]), env.map(str::as_bytes).into_iter()).is_some());
     }
 
     #[test]
-    fn every_option_variable_has_a_prefix_the_plain_path_checks() {
+    fn every_option_variable_is_listed() {
         use clap::CommandFactory;
         let command = Args::command();
         let clap = command.get_arguments().filter_map(|a| a.get_env());
@@ -670,13 +701,14 @@ mod tests {
             .into_iter()
             .chain(["TINI_KILL_PROCESS_GROUP", "DUMB_INIT_SETSID"])
             .map(std::ffi::OsStr::new);
-        let all: Vec<_> = clap.chain(read_here).collect();
-        assert_eq!(all.len(), 23);
-        for name in all {
-            let bytes = name.as_encoded_bytes();
-            assert!(PREFIXES.iter().any(|p| bytes.starts_with(p)), "{name:?}");
-            let name = name.to_str().unwrap();
+        let mut all: Vec<_> = clap.chain(read_here).collect();
+        all.sort();
+        let mut listed = VARIABLES.map(std::ffi::OsStr::new).to_vec();
+        listed.sort();
+        assert_eq!(all, listed);
+        for name in VARIABLES {
             assert!(AFTER_HELP.contains(name), "--help does not mention {name}");
+            assert!(matches!(name.as_bytes()[0], b'P' | b'T' | b'D'), "{name}");
         }
     }
 
