@@ -14,4 +14,6 @@ fn main() {
     println!("cargo:rustc-env=PIDONE_GIT_COMMIT={commit}");
     println!("cargo:rerun-if-changed=.git/HEAD");
     println!("cargo:rerun-if-changed=.git/refs/heads");
+    // The linker reads it (`cargo build-static`), and cargo does not track it.
+    println!("cargo:rerun-if-changed=.cargo/hot-symbols.txt");
 }
