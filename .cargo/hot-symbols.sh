@@ -44,15 +44,14 @@ name() {
 
 kept=$(sed -n '1,/^# --- text/p' $list)
 build
-lackey="valgrind --tool=lackey --trace-mem=yes"
-unshare -pf $lackey --log-file="$tmp/l1" "$bin" -- /bin/true 2>/dev/null
-unshare -pf sh -c "$lackey --log-file=$tmp/l2 $bin -- sleep 5 2>/dev/null & sleep 3; kill -TERM \$!; wait"
-unshare -pf $lackey --log-file="$tmp/l3" "$bin" -- sh -c '(sleep 0.2 &); (sleep 0.2 &); sleep 0.6' 2>/dev/null
+lackey="valgrind --tool=lackey --trace-mem=yes --log-file=$tmp/l"
+unshare -pf sh -c "${lackey}1 $bin -- /bin/true 2>/dev/null"
+unshare -pf sh -c "${lackey}2 $bin -- sleep 5 2>/dev/null & sleep 3; kill -TERM \$!; wait"
+unshare -pf sh -c "${lackey}3 $bin -- sh -c '(sleep 0.2 &); (sleep 0.2 &); sleep 0.6' 2>/dev/null"
 cat "$tmp"/l? | awk '$1 == "I" { split($2, a, ","); print a[1] }' | name >"$tmp/run"
 
 variants() {
-    bases=$(cat "$tmp/run" |
-        sed -nE 's/^__((mem|str|stp|wcs|wmem|rawmem)[a-z]*)_(avx|evex|sse|erms).*/\1/p' |
+    bases=$(sed -nE 's/^__((mem|str|stp|wcs|wmem|rawmem)[a-z]*)_(avx|evex|sse|erms).*/\1/p' "$tmp/run" |
         sort -u | paste -sd'|')
     # The AVX2, EVEX and AVX-512 ones: SSE variants serve CPUs older than 2013,
     # RTM ones the few with TSX on; each costs at most one 64 KiB window there.
