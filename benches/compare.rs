@@ -2,7 +2,8 @@
 //! tini-static, dumb-init and catatonit, interleaved in one run (in a new
 //! shuffled order in every iteration) so that machine noise hits all alike.
 //! The signal figures come from several fresh instances of each init, and
-//! the latency is measured on two CPUs and again with everything on one.
+//! the latency is measured on two CPUs and again with everything on one. The
+//! bench runs in a cpu cgroup of its own, as a container does (`compare/cgroup.rs`).
 //!
 //! ```text
 //! sudo cargo bench --bench compare [-- --quick] [-- --pidone PATH] [-- --json PATH]
