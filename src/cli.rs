@@ -305,10 +305,10 @@ fn environment() -> impl Iterator<Item = &'static [u8]> {
 
 /// The command of the common invocation, `pidone -- COMMAND [ARG]...` or
 /// `pidone COMMAND [ARG]...` (COMMAND not starting with '-'), when no entry of
-/// `environment` is one of the `VARIABLES` of pidone, tini or dumb-init: every setting is
-/// then its default, and pidone skips building clap's parser (~120 000
-/// instructions, and ~30 KiB of heap and stack that would stay resident for
-/// the container's life). Anything else, `None`, goes through clap.
+/// `environment` is one of the `VARIABLES` of pidone, tini or dumb-init: every
+/// setting is then its default, and pidone skips building clap's parser
+/// (~120 000 instructions, and ~30 KiB of heap and stack that would stay
+/// resident for the container's life). Anything else, `None`, goes through clap.
 fn plain<'a>(
     args: &[OsString],
     mut environment: impl Iterator<Item = &'a [u8]>,
