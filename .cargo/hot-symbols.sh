@@ -11,11 +11,12 @@
 # linked with a map file and run as PID 1 under valgrind's lackey three times
 # (exit at once; TERM forwarded; orphans reaped); every executed address is named
 # from the map (a merge of two sorted lists). What one forwarded signal runs goes
-# first (a fourth run): fewer pages per signal, fewer TLB misses. Then the other variants of each
-# glibc string function used: valgrind's CPU picks the AVX2 one, a recent CPU
-# EVEX or AVX-512. Then, with perf, the page faults of the binary built with
-# that list, on this CPU: what glibc runs here and not under valgrind is added,
-# until no fault lands outside the list (at most 3 rounds; skipped without perf).
+# first (a fourth run): fewer pages per signal, fewer TLB misses. Then the other
+# variants of each glibc string function used: valgrind's CPU picks the AVX2 one,
+# a recent CPU EVEX or AVX-512. Then, with perf, the page faults of the binary
+# built with that list, on this CPU: what glibc runs here and not under valgrind
+# is added, until no fault lands outside the list (at most 3 rounds; skipped
+# without perf). The hand-kept part above the "# --- text" line stays as it is.
 # Names that stop matching (a new Rust, new crates) are ignored by lld: the cost
 # of a stale list is memory, not a build.
 # Needs valgrind and unshare (perf optional); as root: .cargo/hot-symbols.sh
