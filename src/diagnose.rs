@@ -498,16 +498,17 @@ fn keyed(text: &str, key: &str) -> Option<u64> {
     })
 }
 
-/// One controller's cgroup of pidone, and where it is in the file system.
+/// One controller's cgroup of this process, and where it is in the file system
+/// (public for the benchmark, which moves itself out of the root cpu cgroup).
 #[derive(Debug, PartialEq, Eq)]
-struct Cgroup {
+pub struct Cgroup {
     /// As /proc/self/cgroup names it: `/docker/abc`.
-    name: String,
+    pub name: String,
     /// The cgroup's directory.
-    dir: PathBuf,
+    pub dir: PathBuf,
     /// The directory the hierarchy is mounted on (an ancestor of `dir`, or `dir`).
-    top: PathBuf,
-    v2: bool,
+    pub top: PathBuf,
+    pub v2: bool,
 }
 
 impl Cgroup {
@@ -517,7 +518,7 @@ impl Cgroup {
     /// generate, is read only when the cgroup's directory is not there (a v1
     /// hierarchy mounted elsewhere, or mounted from a cgroup below the root, as
     /// Docker does without a cgroup namespace).
-    fn find(controller: &str) -> Option<Cgroup> {
+    pub fn find(controller: &str) -> Option<Cgroup> {
         Self::find_where(controller, |group| group.dir.is_dir())
     }
 

@@ -9,6 +9,7 @@
 //! moved an init's CPU per signal by 20 % (benches/README.md). So the bench moves
 //! itself, and so everything it starts, into a fresh cpu cgroup, and back at the end.
 
+use pidone::diagnose::Cgroup;
 use std::fs;
 use std::path::PathBuf;
 
@@ -49,53 +50,21 @@ pub fn leave_autogroup() -> (Option<Moved>, String) {
     }
 }
 
-/// The cpu hierarchy's mount point when this process sits at its root.
+/// The cpu hierarchy's mount point when this process sits at its root (found
+/// the way pidone finds its memory and pids cgroups).
 fn root_cpu_mount() -> Result<Option<PathBuf>, String> {
-    let cgroups = fs::read_to_string("/proc/self/cgroup").map_err(|e| e.to_string())?;
-    // "4:cpu,cpuacct:/path" (v1) or "0::/path" (v2); the v1 cpu line wins.
-    let entry = |v1: bool| {
-        cgroups.lines().find_map(|l| {
-            let mut f = l.splitn(3, ':');
-            let (_, controllers, path) = (f.next()?, f.next()?, f.next()?);
-            let hit = if v1 {
-                controllers.split(',').any(|c| c == "cpu")
-            } else {
-                controllers.is_empty()
-            };
-            hit.then(|| path.to_string())
-        })
-    };
-    let (v1, path) = match (entry(true), entry(false)) {
-        (Some(p), _) => (true, p),
-        (None, Some(p)) => (false, p),
-        (None, None) => return Err("no cpu controller in /proc/self/cgroup".into()),
-    };
-    if path != "/" {
+    let group = Cgroup::find("cpu").ok_or("no cpu cgroup in /proc/self/cgroup")?;
+    if group.dir != group.top {
         return Ok(None);
     }
-    let mounts = fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
-    // "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS ... - FSTYPE SOURCE SUPEROPTIONS"
-    let mount = mounts.lines().find_map(|l| {
-        let (left, right) = l.split_once(" - ")?;
-        let left: Vec<&str> = left.split(' ').collect();
-        let right: Vec<&str> = right.split(' ').collect();
-        let fits = if v1 {
-            right.first() == Some(&"cgroup") && right.get(2)?.split(',').any(|o| o == "cpu")
-        } else {
-            right.first() == Some(&"cgroup2")
-        };
-        let point = left.get(4).filter(|_| fits && left.get(3) == Some(&"/"))?;
-        Some(PathBuf::from(point))
-    });
-    let mount = mount.ok_or("the cpu cgroup hierarchy is not mounted")?;
-    if !v1 {
-        let enabled =
-            fs::read_to_string(mount.join("cgroup.subtree_control")).map_err(|e| e.to_string())?;
+    if group.v2 {
+        let enabled = fs::read_to_string(group.top.join("cgroup.subtree_control"))
+            .map_err(|e| e.to_string())?;
         if !enabled.split_whitespace().any(|c| c == "cpu") {
             return Err("the cpu controller is not enabled in the root cgroup".into());
         }
     }
-    Ok(Some(mount))
+    Ok(Some(group.top))
 }
 
 fn move_self() -> Result<Option<Moved>, String> {
