@@ -155,6 +155,7 @@ fn orphans(n: usize, reaper: Option<i32>) -> ! {
     // SAFETY: single-threaded; the children only make raw syscalls and _exit.
     unsafe {
         if libc::fork() == 0 {
+            let intermediate = libc::getpid();
             for i in 0..n {
                 if libc::fork() == 0 {
                     libc::close(gate_w.as_raw_fd()); // the gate opens when the intermediate exits
@@ -162,8 +163,8 @@ fn orphans(n: usize, reaper: Option<i32>) -> ! {
                     let _ = nix::unistd::read(&gate_r, &mut byte);
                     if i == 0 {
                         // The gate opens when the intermediate closes its files,
-                        // a moment before the kernel re-parents us.
-                        let intermediate = libc::getppid();
+                        // a moment before the kernel re-parents us (or after:
+                        // hence its pid from before the fork, not getppid now).
                         for _ in 0..10_000 {
                             if libc::getppid() != intermediate {
                                 break;
