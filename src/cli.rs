@@ -93,9 +93,9 @@ Environment (each option has a PIDONE_ variable; booleans take 1/0, true/false, 
     PIDONE_GRACE_PERIOD, PIDONE_WAIT_ALL, PIDONE_STOP_DELAY, PIDONE_RESTART,
   PIDONE_RESTART_DELAY, PIDONE_RESTART_MAX_DELAY, PIDONE_MAX_RESTARTS,
   PIDONE_RESTART_SIGNAL, PIDONE_PIDFILE, PIDONE_OOM_SCORE_ADJ
-  TINI_SUBREAPER, TINI_KILL_PROCESS_GROUP   as tini, but parsed as booleans (=0 is off)
+  TINI_SUBREAPER, TINI_KILL_PROCESS_GROUP   as tini: set (even empty) is on; 0/false/no/off is off
   TINI_VERBOSITY=N                           as tini: 0 errors, 1 warnings (default) .. 4
-  DUMB_INIT_SETSID=0                         as dumb-init: same as --single-child
+  DUMB_INIT_SETSID=0                         as dumb-init: same as --single-child (0/false/no/off)
   RUST_LOG=FILTER                            log filter (error .. trace); overrides the rest
 
 Signals are names or numbers: TERM, SIGTERM, sigterm, 15, RTMIN+2.
@@ -104,7 +104,8 @@ Durations: 500ms, 10s, 2m, 1h (a bare number is seconds).
 Exit status:
   the workload's exit code, or 128+N when signal N killed it (--expect-exit maps codes to 0);
   126 the command was found but cannot be executed; 127 it was not found;
-  2 usage error; 1 pidone itself failed (e.g. fork: the process limit was reached).";
+  1 usage error (as tini, dumb-init and catatonit), or pidone itself failed
+    (e.g. fork: the process limit was reached).";
 
 const LICENSE: &str = "\
 pidone is distributed under the MIT License:
@@ -183,7 +184,8 @@ struct Args {
     #[arg(short = 'c', long, env = "PIDONE_SINGLE_CHILD", value_parser = flag!(), num_args = 0, default_missing_value = "true", default_value = "false", conflicts_with = "process_group")]
     single_child: bool,
 
-    /// Forward signal FROM as TO; TO=0 drops FROM. Repeatable (dumb-init -r), e.g. -r TERM:QUIT
+    /// Forward signal FROM as TO; TO=0 drops FROM. Repeatable (dumb-init -r), e.g. -r TERM:QUIT;
+    /// any signal but 32 and 33 (the C library's)
     #[arg(short = 'r', long, value_name = "FROM:TO", env = "PIDONE_REWRITE", value_delimiter = ',', value_parser = signals::parse_rewrite)]
     rewrite: Vec<(c_int, c_int)>,
 
@@ -244,7 +246,7 @@ struct Args {
 
 /// Parses the arguments (with the program name first) and the environment.
 /// `--help`, `--version` and `--license` print and exit 0 here; any usage error
-/// becomes `Error::Usage` (exit 2).
+/// becomes `Error::Usage` (exit 1).
 pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Config, Error> {
     let args: Vec<OsString> = args.into_iter().collect();
     match plain(&args, environment()) {
@@ -384,13 +386,13 @@ fn parse_options(args: Vec<OsString>) -> Result<Config, Error> {
         (None, None) => 1,
     };
     // Accepted for tini compatibility (a group is pidone's default), but checked.
-    env_bool("TINI_KILL_PROCESS_GROUP")?;
+    tini_flag("TINI_KILL_PROCESS_GROUP")?;
     let restart = restart(&args);
     Ok(Config {
         command: args.command,
         pause: args.pause,
-        subreaper: args.subreaper || env_bool("TINI_SUBREAPER")?,
-        single_child: args.single_child || !env_bool_default("DUMB_INIT_SETSID", true)?,
+        subreaper: args.subreaper || tini_flag("TINI_SUBREAPER")?.unwrap_or(false),
+        single_child: args.single_child || !tini_flag("DUMB_INIT_SETSID")?.unwrap_or(true),
         pdeathsig: args.pdeathsig,
         log_level: log_level(verbosity.saturating_add(u32::from(args.verbose))),
         warn_on_reap: args.warn_on_reap,
@@ -469,21 +471,19 @@ fn env_value(name: &str) -> Result<Option<String>, Error> {
     }
 }
 
-/// A boolean variable; unset is false. tini enables on mere presence; pidone
-/// reads the value, so `TINI_SUBREAPER=0` is off.
-fn env_bool(name: &str) -> Result<bool, Error> {
-    env_bool_default(name, false)
-}
-
-fn env_bool_default(name: &str, unset: bool) -> Result<bool, Error> {
+/// tini's and dumb-init's variables by their rule: set at all is on, even
+/// empty (`ENV TINI_SUBREAPER=` is how many images turn it on); 1/true/yes/on
+/// on; 0/false/no/off off; anything else is a usage error. `None` when unset.
+/// The `PIDONE_*` variables stay strict booleans (clap's).
+fn tini_flag(name: &str) -> Result<Option<bool>, Error> {
     let Some(value) = env_value(name)? else {
-        return Ok(unset);
+        return Ok(None);
     };
     match value.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" | "y" | "t" => Ok(true),
-        "0" | "false" | "no" | "off" | "n" | "f" | "" => Ok(false),
+        "" | "1" | "true" | "yes" | "on" => Ok(Some(true)),
+        "0" | "false" | "no" | "off" => Ok(Some(false)),
         _ => Err(Error::Usage(format!(
-            "invalid value '{value}' for {name} (expected 1/0, true/false, yes/no, on/off)"
+            "invalid value '{value}' for {name} (expected nothing, 1/0, true/false, yes/no or on/off)"
         ))),
     }
 }
@@ -569,7 +569,7 @@ mod tests {
         for (args, needle) in [
             (&["-p", "SIGFOO", "x"][..], "'SIGFOO'"),
             (&["-r", "TERM", "x"][..], "'TERM'"),
-            (&["-r", "KILL:TERM", "x"][..], "KILL"),
+            (&["-r", "1:32", "x"][..], "reserved"),
             (&["-t", "10x", "x"][..], "'10x'"),
             (&["--stop-delay", "soon", "x"][..], "'soon'"),
             (&["-e", "256", "x"][..], "'256'"),
@@ -577,7 +577,7 @@ mod tests {
             (&["-c", "-g", "x"][..], "--single-child"),
         ] {
             let err = parse_str(args).unwrap_err();
-            assert_eq!(err.exit_code(), 2, "{args:?}");
+            assert_eq!(err.exit_code(), 1, "{args:?}");
             assert!(err.to_string().contains(needle), "{args:?}: {err}");
             assert!(!err.to_string().contains('\n'), "{args:?}: {err}");
         }
@@ -726,7 +726,7 @@ mod tests {
     #[test]
     fn unknown_flags_and_no_command_are_usage_errors() {
         let err = parse_str(&["--bogus", "true"]).unwrap_err();
-        assert_eq!(err.exit_code(), 2);
+        assert_eq!(err.exit_code(), 1);
         assert!(err.to_string().contains("'--bogus'"), "{err}");
         assert!(!err.to_string().contains('\n'), "{err}");
         let err = parse_str(&["-s"]).unwrap_err();

@@ -8,7 +8,7 @@ use std::fmt;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Error {
-    /// Bad command line or environment: exit 2.
+    /// Bad command line or environment: exit 1, as tini, dumb-init and catatonit.
     Usage(String),
     /// The program could not be executed: 127 if not found, 126 otherwise (like a shell).
     Exec { program: String, errno: Errno },
@@ -21,10 +21,9 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Usage(_) => 2,
+            Error::Usage(_) | Error::Fork(_) | Error::Sys { .. } => 1,
             Error::Exec { errno, .. } if not_found(*errno) => 127,
             Error::Exec { .. } => 126,
-            Error::Fork(_) | Error::Sys { .. } => 1,
         }
     }
 }
@@ -117,6 +116,6 @@ mod tests {
             "{msg}"
         );
         assert_eq!(Error::Fork(Errno::EAGAIN).exit_code(), 1);
-        assert_eq!(Error::Usage("x".into()).exit_code(), 2);
+        assert_eq!(Error::Usage("x".into()).exit_code(), 1);
     }
 }

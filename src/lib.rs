@@ -7,7 +7,7 @@
 //! (fork/exec), `reap` (waitpid, exit codes), `supervisor` (the event loop),
 //! `shutdown` (leftovers: TERM, grace, KILL), `restart` (restart policy),
 //! `pidfile` (following a daemon), `pause` (pause mode), `diagnose` (why it
-//! died), `logging`.
+//! died), `sink` (writes that never block), `logging`.
 
 pub mod cli;
 pub mod diagnose;
@@ -19,6 +19,7 @@ pub mod reap;
 pub mod restart;
 pub mod shutdown;
 pub mod signals;
+pub mod sink;
 pub mod spawn;
 pub mod supervisor;
 pub mod terminal;
@@ -26,7 +27,7 @@ pub mod terminal;
 pub use cli::Config;
 pub use error::Error;
 
-use log::warn;
+use log::info;
 use nix::unistd::getpid;
 use signals::SignalSet;
 use supervisor::{Launch, Mode, Policy, Supervisor};
@@ -57,7 +58,10 @@ pub fn run(config: Config, signals: SignalSet) -> Result<i32, Error> {
             errno,
         })?;
     } else if self_pid != 1 {
-        warn!(
+        // Info, not a warning: under `docker run --init`, in a pod whose pause
+        // process is PID 1, or under a shell, somebody else reaps, and a default
+        // line would be noise in the workload's output.
+        info!(
             "not running as PID 1 and not a subreaper (-s): orphans will not be reaped by pidone"
         );
     }
@@ -72,8 +76,9 @@ pub fn run(config: Config, signals: SignalSet) -> Result<i32, Error> {
         oom_score_adj: config.oom_score_adj,
     };
     let child = spawn::spawn(&config.command, setup)?;
-    spawn::let_go();
-    let job_control = terminal.pidone_keeps_it && self_pid != 1;
+    let again = config.restart.policy != cli::Policy::No || config.restart.signal.is_some();
+    spawn::let_go(again);
+    let job_control = self_pid != 1;
     let reaper = config.subreaper || self_pid == 1;
     let mode = Mode {
         session,

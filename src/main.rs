@@ -45,7 +45,8 @@ fn open_standard_fds() {
     }
 }
 
+/// The one line of a fatal error, written as every log line is: never waited for.
 fn fail(e: pidone::Error) -> ! {
-    eprintln!("pidone: {e}");
+    pidone::logging::write_line(format!("pidone: {e}\n").as_bytes());
     exit(e.exit_code())
 }

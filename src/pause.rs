@@ -8,6 +8,7 @@ use crate::signals::{self, Name, SignalSet};
 use log::{debug, info};
 
 pub fn run(signals: &SignalSet, warn_on_reap: bool) -> Result<i32, Error> {
+    let self_pid = nix::unistd::getpid().as_raw();
     loop {
         let sig = signals::wait(signals, None).map_err(|errno| Error::Sys {
             op: "wait for signals",
@@ -21,6 +22,8 @@ pub fn run(signals: &SignalSet, warn_on_reap: bool) -> Result<i32, Error> {
                 info!("received {} from pid {sender}: exiting", Name(signo));
                 return Ok(0);
             }
+            // pidone's own broken pipe: a log line about it could raise it again.
+            Some((libc::SIGPIPE | libc::SIGXFSZ, sender)) if sender == self_pid => {}
             Some((signo, sender)) => debug!("ignored {} from pid {sender}", Name(signo)),
             None => {}
         }

@@ -225,16 +225,20 @@ fn candidates(program: &OsStr, path: impl FnOnce() -> Option<OsString>) -> Vec<C
 
 /// After the spawn pidone lets go of what it inherited: its working directory
 /// (so it pins no mount), every descriptor above stderr (sockets, files the
-/// workload was handed) and stdin/stdout, which become /dev/null.
-pub fn let_go() {
+/// workload was handed) and, unless `keep_stdio` (pidone will start the workload
+/// again, and it must get the same stdin and stdout), stdin/stdout, which
+/// become /dev/null.
+pub fn let_go(keep_stdio: bool) {
     let _ = nix::unistd::chdir("/");
-    if let Ok(null) = nix::fcntl::open("/dev/null", OFlag::O_RDWR, nix::sys::stat::Mode::empty()) {
+    let null = || nix::fcntl::open("/dev/null", OFlag::O_RDWR, nix::sys::stat::Mode::empty());
+    if let Some(null) = (!keep_stdio).then(null).and_then(Result::ok) {
         // SAFETY: dup2 onto our own stdin/stdout; the /dev/null descriptor is ours.
         unsafe {
             libc::dup2(null.as_raw_fd(), libc::STDIN_FILENO);
             libc::dup2(null.as_raw_fd(), libc::STDOUT_FILENO);
         }
     }
+    crate::logging::forget_descriptor();
     // SAFETY: close_range closes descriptors of this process only; nothing below holds one.
     if unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) } == 0 {
         return;

@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 pub struct Mode {
     /// The child leads its own session and process group: signals go to the group.
     pub session: bool,
-    /// pidone shares an interactive shell's terminal: stop itself on TSTP/TTIN/TTOU.
+    /// pidone is not PID 1: it stops itself after forwarding TSTP/TTIN/TTOU, so
+    /// that a shell's job control sees pidone and the workload as one job.
     pub job_control: bool,
     /// pidone is PID 1 or a subreaper: every descendant stays in its subtree.
     pub reaper: bool,
@@ -57,11 +58,17 @@ pub struct Launch {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Action {
     Reap,
-    Forward { signo: c_int, then_stop: bool },
-    Ignore,
+    Forward(c_int),
+    /// `-r SIG:0`, or a fault the kernel queued (not one a process sent).
+    Drop,
+    /// pidone's own write to a closed pipe or past RLIMIT_FSIZE: nothing to do,
+    /// and nothing to log (a log line could raise it again).
+    Mine,
 }
 
-fn is_terminal_stop(signo: c_int) -> bool {
+/// TSTP, TTIN and TTOU: a job-control stop, which pidone shares with its workload
+/// when it is not PID 1 (dumb-init's way).
+pub fn is_terminal_stop(signo: c_int) -> bool {
     matches!(signo, libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU)
 }
 
@@ -73,28 +80,23 @@ pub fn is_terminating(signo: c_int) -> bool {
     )
 }
 
+/// Sent by a process (`kill`, `sigqueue`, `tgkill`), not raised by the kernel.
+fn sent(sig: &Received) -> bool {
+    matches!(sig.code, libc::SI_USER | libc::SI_QUEUE | libc::SI_TKILL)
+}
+
 pub fn decide(sig: &Received, mode: &Mode, rewrites: &Rewrites) -> Action {
-    let then_stop = mode.job_control && is_terminal_stop(sig.signo);
     match sig.signo {
         libc::SIGCHLD => Action::Reap,
-        // pidone's own write to a closed pipe or past RLIMIT_FSIZE: meant for pidone.
-        libc::SIGPIPE | libc::SIGXFSZ if sig.sender == mode.self_pid => Action::Ignore,
+        libc::SIGPIPE | libc::SIGXFSZ if sig.sender == mode.self_pid => Action::Mine,
+        s if signals::FAULTS.contains(&s) && !sent(sig) => Action::Drop,
         s => match rewrites.get(s) {
-            Some(0) => Action::Ignore,
-            Some(to) => Action::Forward {
-                signo: to,
-                then_stop,
-            },
+            Some(0) => Action::Drop,
+            Some(to) => Action::Forward(to),
             // A group in a session of its own is orphaned, and the kernel discards
             // TSTP/TTIN/TTOU sent to an orphaned group: STOP is what stops it (dumb-init's way).
-            None if mode.session && is_terminal_stop(s) => Action::Forward {
-                signo: libc::SIGSTOP,
-                then_stop,
-            },
-            None => Action::Forward {
-                signo: s,
-                then_stop,
-            },
+            None if mode.session && is_terminal_stop(s) => Action::Forward(libc::SIGSTOP),
+            None => Action::Forward(s),
         },
     }
 }
@@ -255,15 +257,27 @@ impl Supervisor {
     }
 
     fn on_signal(&mut self, sig: Received) -> Option<i32> {
-        let (signo, then_stop) = match decide(&sig, &self.mode, &self.policy.rewrites) {
+        let done = match decide(&sig, &self.mode, &self.policy.rewrites) {
             Action::Reap => return self.reap(),
-            Action::Ignore => {
+            Action::Mine => return None,
+            Action::Drop => {
                 debug!("ignored {} from pid {}", Name(sig.signo), sig.sender);
-                return None;
+                None
             }
-            Action::Forward { signo, then_stop } => (signo, then_stop),
+            Action::Forward(signo) => {
+                debug!("received {} from pid {}", Name(sig.signo), sig.sender);
+                self.on_forward(sig, signo)
+            }
         };
-        debug!("received {} from pid {}", Name(sig.signo), sig.sender);
+        if self.mode.job_control && is_terminal_stop(sig.signo) {
+            // SAFETY: kill on our own pid; job control is never on for PID 1.
+            unsafe { libc::kill(self.mode.self_pid, libc::SIGSTOP) };
+        }
+        done
+    }
+
+    /// A signal to pass on as `signo`: forwarded, or held, or the restart.
+    fn on_forward(&mut self, sig: Received, signo: c_int) -> Option<i32> {
         if self.main.is_none() {
             return self.between_workloads(sig, signo);
         }
@@ -298,10 +312,6 @@ impl Supervisor {
             }
         }
         self.forward(signo);
-        if then_stop {
-            // SAFETY: kill on our own pid; job control is never on for PID 1.
-            unsafe { libc::kill(self.mode.self_pid, libc::SIGSTOP) };
-        }
         None
     }
 
@@ -634,13 +644,6 @@ mod tests {
         }
     }
 
-    fn forward(signo: c_int) -> Action {
-        Action::Forward {
-            signo,
-            then_stop: false,
-        }
-    }
-
     #[test]
     fn ordinary_signals_are_forwarded_as_they_are() {
         let none = Rewrites::default();
@@ -652,39 +655,67 @@ mod tests {
             libc::SIGWINCH,
             libc::SIGCONT,
         ] {
-            assert_eq!(decide(&sig(s, 99), &mode(true, false), &none), forward(s));
+            assert_eq!(
+                decide(&sig(s, 99), &mode(true, false), &none),
+                Action::Forward(s)
+            );
         }
     }
 
     #[test]
-    fn sigchld_reaps_and_self_inflicted_pipe_is_ignored() {
+    fn sigchld_reaps_and_self_inflicted_pipe_is_mine() {
         let none = Rewrites::default();
+        let m = mode(true, false);
+        assert_eq!(decide(&sig(libc::SIGCHLD, 5), &m, &none), Action::Reap);
+        assert_eq!(decide(&sig(libc::SIGPIPE, SELF), &m, &none), Action::Mine);
+        assert_eq!(decide(&sig(libc::SIGXFSZ, SELF), &m, &none), Action::Mine);
         assert_eq!(
-            decide(&sig(libc::SIGCHLD, 5), &mode(true, false), &none),
-            Action::Reap
-        );
-        assert_eq!(
-            decide(&sig(libc::SIGPIPE, SELF), &mode(true, false), &none),
-            Action::Ignore
-        );
-        assert_eq!(
-            decide(&sig(libc::SIGPIPE, 99), &mode(true, false), &none),
-            forward(libc::SIGPIPE)
+            decide(&sig(libc::SIGPIPE, 99), &m, &none),
+            Action::Forward(libc::SIGPIPE)
         );
     }
 
     #[test]
-    fn terminal_stops_become_stop_for_a_session_and_stop_pidone_under_a_shell() {
+    fn faults_a_process_sent_are_forwarded_and_the_kernels_are_not() {
+        let none = Rewrites::default();
+        let m = mode(true, false);
+        for signo in signals::FAULTS {
+            for code in [libc::SI_USER, libc::SI_QUEUE, libc::SI_TKILL] {
+                let sent = Received {
+                    signo,
+                    sender: 99,
+                    code,
+                };
+                assert_eq!(decide(&sent, &m, &none), Action::Forward(signo));
+            }
+            let raised = Received {
+                signo,
+                sender: 0,
+                code: 1, // SEGV_MAPERR, BUS_ADRALN, ...: the kernel's codes are positive
+            };
+            assert_eq!(decide(&raised, &m, &none), Action::Drop);
+        }
+        let swap = Rewrites(vec![
+            (libc::SIGHUP, libc::SIGSYS),
+            (libc::SIGSYS, libc::SIGHUP),
+        ]);
+        assert_eq!(
+            decide(&sig(libc::SIGSYS, 9), &m, &swap),
+            Action::Forward(libc::SIGHUP)
+        );
+    }
+
+    #[test]
+    fn terminal_stops_become_stop_for_a_session() {
         let none = Rewrites::default();
         let tstp = sig(libc::SIGTSTP, 0);
-        let stop_both = Action::Forward {
-            signo: libc::SIGSTOP,
-            then_stop: true,
-        };
-        assert_eq!(decide(&tstp, &mode(true, true), &none), stop_both);
+        assert_eq!(
+            decide(&tstp, &mode(true, true), &none),
+            Action::Forward(libc::SIGSTOP)
+        );
         assert_eq!(
             decide(&tstp, &mode(false, false), &none),
-            forward(libc::SIGTSTP)
+            Action::Forward(libc::SIGTSTP)
         );
     }
 
@@ -698,12 +729,12 @@ mod tests {
         let m = mode(true, false);
         assert_eq!(
             decide(&sig(libc::SIGTERM, 9), &m, &rules),
-            forward(libc::SIGQUIT)
+            Action::Forward(libc::SIGQUIT)
         );
-        assert_eq!(decide(&sig(libc::SIGUSR1, 9), &m, &rules), Action::Ignore);
+        assert_eq!(decide(&sig(libc::SIGUSR1, 9), &m, &rules), Action::Drop);
         assert_eq!(
             decide(&sig(libc::SIGTSTP, 9), &m, &rules),
-            forward(libc::SIGUSR2)
+            Action::Forward(libc::SIGUSR2)
         );
         assert_eq!(decide(&sig(libc::SIGCHLD, 9), &m, &rules), Action::Reap);
     }

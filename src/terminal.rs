@@ -2,21 +2,19 @@
 //! terminal (PID 1 of `docker run -t`), it lets go of it so that the workload,
 //! leader of its own session, can take it as its controlling terminal and get
 //! Ctrl-C, Ctrl-Z and job control directly. When the terminal belongs to a shell's
-//! session, pidone keeps out of the way and does job control on the workload's behalf.
+//! session, pidone keeps out of the way (the supervisor shares the shell's job
+//! control with the workload whenever pidone is not PID 1).
 
 use crate::signals::{self, SignalSet};
 use log::{debug, warn};
 use nix::unistd::{getpid, isatty};
 use std::os::fd::BorrowedFd;
 
-/// What the terminal situation means for the spawn and for the event loop.
+/// What the terminal situation means for the spawn.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Terminal {
     /// The child should take stdin as its controlling terminal (TIOCSCTTY).
     pub child_takes_it: bool,
-    /// pidone stays in a session that has this terminal (an interactive shell's):
-    /// TSTP/TTIN/TTOU must stop pidone itself after they are forwarded.
-    pub pidone_keeps_it: bool,
 }
 
 /// Looks at stdin and, if pidone leads the session that controls it, releases it.
@@ -31,19 +29,14 @@ pub fn prepare(session: bool) -> Terminal {
         // Not our controlling terminal: the child may be able to take it.
         None => Terminal {
             child_takes_it: session,
-            pidone_keeps_it: false,
         },
         Some(sid) if session && sid == getpid() => {
             release();
             Terminal {
                 child_takes_it: true,
-                pidone_keeps_it: false,
             }
         }
-        Some(_) => Terminal {
-            child_takes_it: false,
-            pidone_keeps_it: true,
-        },
+        Some(_) => Terminal::default(),
     }
 }
 

@@ -301,5 +301,5 @@ fn oom_score_adj_is_set_before_exec() {
         out.stderr
     );
     let out = run(How::Plain, &["--oom-score-adj", "1001", "true"]);
-    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
 }
