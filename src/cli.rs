@@ -29,6 +29,8 @@ pub struct Config {
     pub rewrites: Rewrites,
     pub grace: Option<Duration>,
     pub stop_delay: Option<Duration>,
+    /// The signals (as forwarded, after the rewrites) that start the shutdown.
+    pub stop_signals: Vec<c_int>,
     pub wait_all: bool,
     pub restart: Restart,
     /// After the main child exits 0, follow the daemon whose pid this file holds.
@@ -90,7 +92,8 @@ Environment (each option has a PIDONE_ variable; booleans take 1/0, true/false, 
   PIDONE_SUBREAPER, PIDONE_PDEATHSIG, PIDONE_VERBOSITY (0 errors .. 4 trace; default 1),
   PIDONE_WARN_ON_REAP, PIDONE_PROCESS_GROUP, PIDONE_EXPECT_EXIT (comma-separated),
   PIDONE_SINGLE_CHILD, PIDONE_REWRITE (comma-separated FROM:TO), PIDONE_PAUSE,
-    PIDONE_GRACE_PERIOD, PIDONE_WAIT_ALL, PIDONE_STOP_DELAY, PIDONE_RESTART,
+    PIDONE_GRACE_PERIOD, PIDONE_WAIT_ALL, PIDONE_STOP_DELAY, PIDONE_STOP_SIGNALS,
+  PIDONE_RESTART,
   PIDONE_RESTART_DELAY, PIDONE_RESTART_MAX_DELAY, PIDONE_MAX_RESTARTS,
   PIDONE_RESTART_SIGNAL, PIDONE_PIDFILE, PIDONE_OOM_SCORE_ADJ
   TINI_SUBREAPER, TINI_KILL_PROCESS_GROUP   as tini: set (even empty) is on; 0/false/no/off is off
@@ -193,9 +196,9 @@ struct Args {
     #[arg(short = 'P', long, env = "PIDONE_PAUSE", value_parser = flag!(), num_args = 0, default_missing_value = "true", default_value = "false")]
     pause: bool,
 
-    /// After forwarding TERM, INT, QUIT or HUP, SIGKILL everything if the workload
-    /// is still there after DURATION; also bounds --wait-all and the wait for
-    /// leftovers (default: no escalation; leftovers get 2s)
+    /// After forwarding a stop signal (--stop-signals), SIGKILL everything if the
+    /// workload is still there after DURATION; also bounds --wait-all and the wait
+    /// for leftovers (default: no escalation; leftovers get 2s)
     #[arg(short = 't', long, value_name = "DURATION", env = "PIDONE_GRACE_PERIOD", value_parser = parse_duration)]
     grace_period: Option<Duration>,
 
@@ -204,10 +207,16 @@ struct Args {
     #[arg(long, env = "PIDONE_WAIT_ALL", value_parser = flag!(), num_args = 0, default_missing_value = "true", default_value = "false")]
     wait_all: bool,
 
-    /// Hold the first TERM/INT/QUIT/HUP for DURATION before forwarding it (time for
+    /// Hold the first stop signal for DURATION before forwarding it (time for
     /// a load balancer to deregister); a second one is forwarded at once
     #[arg(long, value_name = "DURATION", env = "PIDONE_STOP_DELAY", value_parser = parse_duration)]
     stop_delay: Option<Duration>,
+
+    /// The signals that start the shutdown (grace period, --stop-delay, no more
+    /// restarts), as forwarded after -r; every other signal is only forwarded
+    /// (HUP reloads) [default: TERM,INT,QUIT]
+    #[arg(long, value_name = "LIST", env = "PIDONE_STOP_SIGNALS", value_parser = parse_signal_list)]
+    stop_signals: Option<SignalList>,
 
     /// Start the workload again when it exits: no (default), on-failure (non-zero
     /// exit, or death by a signal pidone did not forward), always
@@ -258,7 +267,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Config, Error>
 /// Every environment variable that sets an option (a unit test checks the list
 /// against clap's). Exact names: `TINI_VERSION`, set in many images that
 /// install tini, is nobody's option.
-const VARIABLES: [&str; 23] = [
+const VARIABLES: [&str; 24] = [
     "PIDONE_SUBREAPER",
     "PIDONE_PDEATHSIG",
     "PIDONE_VERBOSITY",
@@ -271,6 +280,7 @@ const VARIABLES: [&str; 23] = [
     "PIDONE_GRACE_PERIOD",
     "PIDONE_WAIT_ALL",
     "PIDONE_STOP_DELAY",
+    "PIDONE_STOP_SIGNALS",
     "PIDONE_RESTART",
     "PIDONE_RESTART_DELAY",
     "PIDONE_RESTART_MAX_DELAY",
@@ -345,6 +355,7 @@ impl Config {
             rewrites: Rewrites(Vec::new()),
             grace: None,
             stop_delay: None,
+            stop_signals: STOP_SIGNALS.to_vec(),
             wait_all: false,
             restart: Restart::default(),
             pidfile: None,
@@ -400,6 +411,9 @@ fn parse_options(args: Vec<OsString>) -> Result<Config, Error> {
         rewrites: Rewrites(args.rewrite),
         grace: args.grace_period,
         stop_delay: args.stop_delay,
+        stop_signals: args
+            .stop_signals
+            .map_or_else(|| STOP_SIGNALS.to_vec(), |list| list.0),
         wait_all: args.wait_all,
         restart,
         pidfile: args.pidfile,
@@ -416,6 +430,25 @@ fn restart(args: &Args) -> Restart {
         max_restarts: args.max_restarts,
         signal: args.restart_signal,
     }
+}
+
+/// What `docker stop`, Kubernetes, Ctrl-C and Ctrl-\\ send. Not HUP: nginx,
+/// haproxy and apache reload on it.
+pub const STOP_SIGNALS: [c_int; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT];
+
+/// A list of signals as one value (clap would take a `Vec` for repeated values).
+#[derive(Clone, Debug)]
+struct SignalList(Vec<c_int>);
+
+/// `TERM,INT,HUP`, `15,2`: signals, comma-separated, at least one.
+fn parse_signal_list(text: &str) -> Result<SignalList, String> {
+    if text.trim().is_empty() {
+        return Err("an empty list of signals (expected e.g. TERM,INT,QUIT)".into());
+    }
+    text.split(',')
+        .map(signals::parse)
+        .collect::<Result<_, _>>()
+        .map(SignalList)
 }
 
 fn parse_policy(text: &str) -> Result<Policy, String> {
@@ -629,6 +662,18 @@ mod tests {
                 let _ = parse_str(&[option, value, "x"]);
                 let _ = parse_str(&[&format!("{option}={value}"), "x"]);
             }
+        }
+    }
+
+    #[test]
+    fn stop_signals_default_to_term_int_quit_and_take_a_list() {
+        let c = parse_str(&["-s", "x"]).unwrap();
+        assert_eq!(c.stop_signals, [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT]);
+        let c = parse_str(&["--stop-signals", "TERM,sighup,2", "x"]).unwrap();
+        assert_eq!(c.stop_signals, [libc::SIGTERM, libc::SIGHUP, libc::SIGINT]);
+        for bad in ["", "TERM,", "FOO", "TERM,32"] {
+            let err = parse_str(&["--stop-signals", bad, "x"]).unwrap_err();
+            assert_eq!(err.exit_code(), 1, "{bad:?}");
         }
     }
 

@@ -90,6 +90,7 @@ pub fn run(config: Config, signals: SignalSet) -> Result<i32, Error> {
         rewrites: config.rewrites,
         grace: config.grace,
         stop_delay: config.stop_delay,
+        stop_signals: config.stop_signals,
         wait_all: config.wait_all,
         warn_on_reap: config.warn_on_reap,
         restart: config.restart,

@@ -19,7 +19,7 @@ pub enum Next {
 /// What pidone knows about the exit beyond its status.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Context {
-    /// A terminating signal was forwarded: somebody wants the workload to end.
+    /// A stop signal was forwarded: somebody wants the workload to end.
     pub shutdown: bool,
     /// The restart signal was received: start again at once.
     pub restart_now: bool,

@@ -1,6 +1,6 @@
 //! The event loop: one blocking wait for the next signal or deadline, one
 //! decision about it. The loop is an explicit state machine (`Phase`); the
-//! decisions that need no syscall (`decide`, `is_terminating`, `restart::next`)
+//! decisions that need no syscall (`decide`, `Policy::stops`, `restart::next`)
 //! are plain functions.
 
 use crate::cli::Restart;
@@ -33,11 +33,14 @@ pub struct Mode {
 #[derive(Clone, Debug, Default)]
 pub struct Policy {
     pub rewrites: Rewrites,
-    /// After a terminating signal is forwarded, KILL everything if the main
+    /// After a stop signal is forwarded, KILL everything if the main
     /// child is still there after this long. Also bounds the wait for leftovers.
     pub grace: Option<Duration>,
-    /// Hold the first terminating signal this long before forwarding it.
+    /// Hold the first stop signal this long before forwarding it.
     pub stop_delay: Option<Duration>,
+    /// The signals that ask the workload to end (`--stop-signals`): forwarding
+    /// one starts the grace period and ends the restarts.
+    pub stop_signals: Vec<c_int>,
     /// When the main child exits, wait for every other process instead of
     /// terminating them.
     pub wait_all: bool,
@@ -45,6 +48,13 @@ pub struct Policy {
     pub warn_on_reap: bool,
     pub restart: Restart,
     pub pidfile: Option<PathBuf>,
+}
+
+impl Policy {
+    /// Whether forwarding `signo` asks the workload to end.
+    pub fn stops(&self, signo: c_int) -> bool {
+        self.stop_signals.contains(&signo)
+    }
 }
 
 /// How to start the workload (again).
@@ -70,14 +80,6 @@ pub enum Action {
 /// when it is not PID 1 (dumb-init's way).
 pub fn is_terminal_stop(signo: c_int) -> bool {
     matches!(signo, libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU)
-}
-
-/// The signals that ask the workload to end: forwarding one starts the grace period.
-pub fn is_terminating(signo: c_int) -> bool {
-    matches!(
-        signo,
-        libc::SIGTERM | libc::SIGINT | libc::SIGQUIT | libc::SIGHUP
-    )
 }
 
 /// Sent by a process (`kill`, `sigqueue`, `tgkill`), not raised by the kernel.
@@ -106,9 +108,9 @@ pub fn decide(sig: &Received, mode: &Mode, rewrites: &Rewrites) -> Action {
 enum Phase {
     /// The workload runs and nobody asked it to stop.
     Running,
-    /// `--stop-delay`: the first terminating signal waits until `until`.
+    /// `--stop-delay`: the first stop signal waits until `until`.
     Holding { signo: c_int, until: Instant },
-    /// A terminating (or the restart) signal was forwarded; KILL at `kill_at`.
+    /// A stop (or the restart) signal was forwarded; KILL at `kill_at`.
     Stopping { kill_at: Option<Instant> },
     /// The main process is gone; the others were sent TERM (or, with
     /// `--wait-all`, are waited for); KILL at `kill_at`. Then `Supervisor::next`.
@@ -133,8 +135,7 @@ impl Phase {
 /// What happened, for the one line that explains pidone's exit.
 #[derive(Debug, Default)]
 struct Report {
-    /// The last terminating signal: a HUP that reloaded the workload long
-    /// before `docker stop` is not what ended it.
+    /// The last stop signal received (the one that ended it, when several came).
     cause: Option<Received>,
     termed: usize,
     killed: usize,
@@ -194,7 +195,7 @@ pub struct Supervisor {
     /// What follows once the leftovers of the last main process are gone.
     next: Next,
     phase: Phase,
-    /// A terminating signal was forwarded: no more restarts.
+    /// A stop signal was forwarded: no more restarts.
     shutdown: bool,
     /// The restart signal was received.
     restart_now: bool,
@@ -291,7 +292,7 @@ impl Supervisor {
             };
             return None;
         }
-        if is_terminating(signo) {
+        if self.policy.stops(signo) {
             self.report.cause = Some(sig);
             self.shutdown = true;
             match self.phase {
@@ -318,7 +319,7 @@ impl Supervisor {
     /// A signal while no main process runs: leftovers (draining or --wait-all)
     /// get it; a terminating one ends any restarting, and a back-off at once.
     fn between_workloads(&mut self, sig: Received, signo: c_int) -> Option<i32> {
-        if is_terminating(signo) {
+        if self.policy.stops(signo) {
             self.report.cause = Some(sig);
             self.shutdown = true;
             self.next = Next::Exit;
@@ -740,12 +741,16 @@ mod tests {
     }
 
     #[test]
-    fn terminating_signals_are_the_ones_that_ask_to_end() {
-        for s in [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT, libc::SIGHUP] {
-            assert!(is_terminating(s));
+    fn the_stop_signals_are_the_ones_that_ask_to_end() {
+        let policy = Policy {
+            stop_signals: crate::cli::STOP_SIGNALS.to_vec(),
+            ..Policy::default()
+        };
+        for s in [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT] {
+            assert!(policy.stops(s));
         }
-        for s in [libc::SIGUSR1, libc::SIGWINCH, libc::SIGCONT, libc::SIGKILL] {
-            assert!(!is_terminating(s));
+        for s in [libc::SIGHUP, libc::SIGUSR2, libc::SIGWINCH, libc::SIGKILL] {
+            assert!(!policy.stops(s));
         }
     }
 

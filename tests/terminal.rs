@@ -131,3 +131,42 @@ fn inside_a_shell_session_tstp_stops_the_workload_and_pidone() {
     assert_eq!(status.code(), Some(0));
     assert_eq!(log(), "CONT\nTERM\n");
 }
+
+#[test]
+fn a_terminal_hangup_goes_to_the_workload_from_the_kernel_and_pidone_follows_it() {
+    for how in BOTH {
+        // The workload leads the terminal's session: the kernel sends it HUP when
+        // the terminal goes away; pidone sees nothing but its exit, if it exits.
+        let pty = hangable_pty();
+        let pidone = on_terminal(how, &["--", "{w}", "record", "{dir}"], &pty.slave);
+        pidone.workload_pid("child");
+        drop(pty.master);
+        pidone.wait_line("child.log", "HUP");
+        pidone.signal(libc::SIGTERM);
+        let out = pidone.finish();
+        assert_eq!(out.code, Some(0), "{how:?}: {}", out.stderr);
+        let log = std::fs::read_to_string(out.dir.path().join("child.log")).unwrap();
+        assert_eq!(log.matches("HUP").count(), 1, "{how:?}: {log}");
+        // A workload that ends on HUP (a shell, sleep) ends the container: 128+HUP.
+        let pty = hangable_pty();
+        let pidone = on_terminal(how, &["--", "sleep", "100"], &pty.slave);
+        wait_signal_wait(pidone.pid());
+        drop(pty.master);
+        let out = pidone.finish();
+        assert_eq!(
+            out.code,
+            Some(128 + libc::SIGHUP),
+            "{how:?}: {}",
+            out.stderr
+        );
+    }
+}
+
+/// A pty whose master only the test holds (close-on-exec), so that dropping it
+/// hangs the terminal up.
+fn hangable_pty() -> nix::pty::OpenptyResult {
+    let pty = openpty(None, None).unwrap();
+    // SAFETY: F_SETFD on a descriptor this test owns.
+    unsafe { libc::fcntl(pty.master.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
+    pty
+}
