@@ -23,6 +23,7 @@ pub mod sink;
 pub mod spawn;
 pub mod supervisor;
 pub mod terminal;
+pub mod wait;
 
 pub use cli::Config;
 pub use error::Error;
@@ -30,7 +31,7 @@ pub use error::Error;
 use log::info;
 use nix::unistd::getpid;
 use signals::SignalSet;
-use supervisor::{Launch, Mode, Policy, Supervisor};
+use supervisor::{Launch, Mode, Policy, Service, Supervisor};
 
 /// Blocks every catchable signal and puts every disposition back to the
 /// default. `main` calls this before anything else, so a signal sent to pidone
@@ -100,7 +101,8 @@ pub fn run(config: Config, signals: SignalSet) -> Result<i32, Error> {
         command: config.command,
         setup,
     };
-    let code = Supervisor::new(mode, policy, launch, signals, child).run()?;
+    let services = vec![Service::new(None, launch, child)];
+    let code = Supervisor::new(mode, policy, signals, services).run()?;
     Ok(reap::expected(code, &config.expect_exit))
 }
 

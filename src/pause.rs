@@ -16,7 +16,7 @@ pub fn run(signals: &SignalSet, warn_on_reap: bool) -> Result<i32, Error> {
         })?;
         match sig.map(|s| (s.signo, s.sender)) {
             Some((libc::SIGCHLD, _)) => {
-                reap::reap_all(None, false, warn_on_reap, |_| {});
+                reap::reap_all(&[], false, warn_on_reap, |_, _| {});
             }
             Some((signo @ (libc::SIGINT | libc::SIGTERM), sender)) => {
                 info!("received {} from pid {sender}: exiting", Name(signo));

@@ -47,40 +47,44 @@ fn peek() -> Result<Option<(libc::pid_t, c_int)>, Errno> {
 /// What one pass of reaping found.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Reaped {
-    /// The main child's wait status, if it was among the reaped.
-    pub main: Option<c_int>,
+    /// The main processes among the reaped, with their wait statuses.
+    pub mains: Vec<(Pid, c_int)>,
     /// No child of pidone is left at all (waitpid said ECHILD).
     pub none_left: bool,
 }
 
-/// Reaps every zombie child without blocking. With `look_first`, each zombie is
-/// looked at (`waitid(WNOWAIT)`) before it is reaped while the main child is
-/// unreaped, and `last_rites` runs with the main child's wait status while its
-/// zombie still holds its pid and process group id (it signals that group: no
-/// recycled group can be hit); otherwise it is one `waitpid` per zombie and
-/// `last_rites` is not called.
+/// Reaps every zombie child without blocking. `mains` are the services' main
+/// processes. With `look_first`, each zombie is looked at (`waitid(WNOWAIT)`)
+/// before it is reaped while a main process is unreaped, and `last_rites` runs
+/// with that main's pid and wait status while its zombie still holds its pid and
+/// process group id (it signals that group: no recycled group can be hit);
+/// otherwise it is one `waitpid` per zombie and `last_rites` is not called.
 /// `warn_others` logs every other reaped process at warning level (tini's `-w`).
 pub fn reap_all(
-    mut main: Option<Pid>,
+    mains: &[Pid],
     look_first: bool,
     warn_others: bool,
-    mut last_rites: impl FnMut(c_int),
+    mut last_rites: impl FnMut(Pid, c_int),
 ) -> Reaped {
     let mut reaped = Reaped::default();
+    let unreaped = |reaped: &Reaped| mains.len() > reaped.mains.len();
     loop {
-        let target = match main.filter(|_| look_first).map(|m| (m, peek())) {
-            None => -1,
-            Some((_, Ok(None))) => return reaped,
-            Some((_, Err(errno))) => {
-                reaped.none_left = errno == Errno::ECHILD;
-                return reaped;
-            }
-            Some((m, Ok(Some((pid, status))))) => {
-                if pid == m.as_raw() {
-                    last_rites(status);
+        let target = if look_first && unreaped(&reaped) {
+            match peek() {
+                Ok(None) => return reaped,
+                Err(errno) => {
+                    reaped.none_left = errno == Errno::ECHILD;
+                    return reaped;
                 }
-                pid
+                Ok(Some((pid, status))) => {
+                    if mains.contains(&Pid::from_raw(pid)) {
+                        last_rites(Pid::from_raw(pid), status);
+                    }
+                    pid
+                }
             }
+        } else {
+            -1
         };
         let mut status: c_int = 0;
         // SAFETY: waitpid writes the status into a live local.
@@ -90,16 +94,14 @@ pub fn reap_all(
             return reaped;
         }
         let code = exit_code(status);
-        if Some(Pid::from_raw(pid)) == main {
-            debug!("main child {pid} exited with status {code}");
-            reaped.main = Some(status);
-            main = None;
+        let pid = Pid::from_raw(pid);
+        if mains.contains(&pid) {
+            debug!("main process {pid} exited with status {code}");
+            reaped.mains.push((pid, status));
+        } else if warn_others {
+            warn!("reaped zombie process {pid} (status {code})");
         } else {
-            if warn_others {
-                warn!("reaped zombie process {pid} (status {code})");
-            } else {
-                debug!("reaped zombie process {pid} (status {code})");
-            }
+            debug!("reaped zombie process {pid} (status {code})");
         }
     }
 }

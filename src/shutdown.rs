@@ -31,6 +31,28 @@ pub fn signal_all(self_pid: pid_t, signo: c_int) -> usize {
         .count()
 }
 
+/// Sends `signo` to the processes pidone is responsible for that are in session
+/// `sid` (a service's leftovers: its session outlives its leader, and the
+/// kernel does not reuse the number while a member lives) and returns how many.
+pub fn signal_session(self_pid: pid_t, sid: pid_t, signo: c_int) -> usize {
+    in_session(self_pid, sid)
+        .into_iter()
+        .filter(|&pid| signal_descendant(self_pid, pid, signo))
+        .count()
+}
+
+/// Whether a process of session `sid` is left among pidone's descendants.
+pub fn session_left(self_pid: pid_t, sid: pid_t) -> bool {
+    !in_session(self_pid, sid).is_empty()
+}
+
+fn in_session(self_pid: pid_t, sid: pid_t) -> Vec<pid_t> {
+    descendants(self_pid)
+        .into_iter()
+        .filter(|&pid| session_of(pid) == Some(sid))
+        .collect()
+}
+
 /// Every process below `root`: walks /proc/PID/task/TID/children from `root`
 /// down (the subtree only, not every process of /proc); kernels without
 /// CONFIG_PROC_CHILDREN fall back to one snapshot of all of /proc.
@@ -74,7 +96,7 @@ fn descendants_by_children(root: pid_t) -> Option<Vec<pid_t>> {
                 .split_whitespace()
                 .filter_map(|c| c.parse().ok())
             {
-                if !matches!(stat(child), Some(('Z', _))) {
+                if !matches!(stat(child), Some(('Z', _, _))) {
                     found.push(child);
                 }
                 todo.push(child);
@@ -93,14 +115,15 @@ fn processes() -> impl Iterator<Item = (pid_t, pid_t)> {
         .flatten()
         .filter_map(|entry| entry.file_name().to_str()?.parse::<pid_t>().ok())
         .filter_map(|pid| match stat(pid)? {
-            ('Z', _) => None,
-            (_, ppid) => Some((pid, ppid)),
+            ('Z', _, _) => None,
+            (_, ppid, _) => Some((pid, ppid)),
         })
 }
 
-/// State and parent pid from /proc/PID/stat: "pid (comm) state ppid ...", where
-/// comm may hold spaces and parentheses, so fields are counted after the last ')'.
-fn stat(pid: pid_t) -> Option<(char, pid_t)> {
+/// State, parent pid and session from /proc/PID/stat: "pid (comm) state ppid
+/// pgrp session ...", where comm may hold spaces and parentheses, so fields are
+/// counted after the last ')'.
+fn stat(pid: pid_t) -> Option<(char, pid_t, pid_t)> {
     use std::io::Read;
     // One read(2): state and ppid come right after comm, well within 512 bytes.
     let mut buf = [0u8; 512];
@@ -111,11 +134,17 @@ fn stat(pid: pid_t) -> Option<(char, pid_t)> {
     let text = std::str::from_utf8(&buf[..n]).ok()?;
     let mut fields = text.rsplit_once(')')?.1.split_whitespace();
     let state = fields.next()?.chars().next()?;
-    Some((state, fields.next()?.parse().ok()?))
+    let ppid = fields.next()?.parse().ok()?;
+    let session = fields.nth(1)?.parse().ok()?;
+    Some((state, ppid, session))
+}
+
+fn session_of(pid: pid_t) -> Option<pid_t> {
+    stat(pid).map(|(_, _, session)| session)
 }
 
 pub(crate) fn parent_of(pid: pid_t) -> Option<pid_t> {
-    stat(pid).map(|(_, ppid)| ppid)
+    stat(pid).map(|(_, ppid, _)| ppid)
 }
 
 fn descends_from(mut pid: pid_t, root: pid_t) -> bool {

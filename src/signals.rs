@@ -108,6 +108,10 @@ impl SignalSet {
         unsafe { libc::sigismember(&self.0, signo) == 1 }
     }
 
+    pub fn as_ptr(&self) -> *const libc::sigset_t {
+        &self.0
+    }
+
     /// Sets the calling thread's mask to exactly this set.
     pub fn set_mask(&self) -> Result<(), Errno> {
         // SAFETY: self.0 is a valid sigset_t; the old-mask pointer may be null.
@@ -130,13 +134,7 @@ pub struct Received {
 /// With no deadline it sleeps in the kernel for as long as it takes: no wakeups.
 pub fn wait(set: &SignalSet, deadline: Option<Instant>) -> Result<Option<Received>, Errno> {
     loop {
-        let timeout = deadline.map(|d| {
-            let left = d.saturating_duration_since(Instant::now());
-            libc::timespec {
-                tv_sec: left.as_secs() as libc::time_t,
-                tv_nsec: left.subsec_nanos() as libc::c_long,
-            }
-        });
+        let timeout = deadline.map(|d| timespec(d.saturating_duration_since(Instant::now())));
         let ts = timeout.as_ref().map_or(std::ptr::null(), |t| t as *const _);
         // SAFETY: an all-zero siginfo_t is a valid value to be overwritten.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
@@ -156,6 +154,14 @@ pub fn wait(set: &SignalSet, deadline: Option<Instant>) -> Result<Option<Receive
             Errno::EINTR => continue,
             e => return Err(e),
         }
+    }
+}
+
+/// A duration as the kernel's timeout.
+pub fn timespec(left: std::time::Duration) -> libc::timespec {
+    libc::timespec {
+        tv_sec: left.as_secs() as libc::time_t,
+        tv_nsec: left.subsec_nanos() as libc::c_long,
     }
 }
 
