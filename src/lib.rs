@@ -7,7 +7,8 @@
 //! (fork/exec), `reap` (waitpid, exit codes), `supervisor` (the event loop),
 //! `shutdown` (leftovers: TERM, grace, KILL), `restart` (restart policy),
 //! `pidfile` (following a daemon), `pause` (pause mode), `diagnose` (why it
-//! died), `sink` (writes that never block), `logging`.
+//! died), `sink` (writes that never block), `logging`, `procfile` (the
+//! Procfile parser: services and their argv).
 
 pub mod cli;
 pub mod diagnose;
@@ -15,6 +16,7 @@ pub mod error;
 pub mod logging;
 pub mod pause;
 pub mod pidfile;
+pub mod procfile;
 pub mod reap;
 pub mod restart;
 pub mod shutdown;

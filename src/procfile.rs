@@ -1,0 +1,699 @@
+//! The Procfile parser: reads `name: command` lines (foreman's and honcho's
+//! format) into the services the supervisor starts, each with the argv it execs.
+//! Pure apart from the one file read; it neither starts nor checks the programs.
+//!
+//! # The format
+//!
+//! One service per line, `name: command`. Blank lines and lines whose first
+//! non-blank character is `#` are ignored; the whitespace around the name and
+//! around the command is not part of them. Lines end with LF or CRLF. A name is
+//! made of ASCII letters, digits, `_` and `-`, and no two services share one. The
+//! name ends at the first `:`, so the command may contain more. A file holds at
+//! least one service, at most 64, and at most 1 MiB of UTF-8 text: anything else
+//! is an error naming the file and the line (`Procfile:3: ...`), never a partial
+//! result, so bad input cannot make pidone allocate without bound. So is an
+//! unterminated quote, a NUL byte (exec cannot pass one) or a lone CR in a command.
+//!
+//! # Shell or no shell
+//!
+//! A command that is only words runs without a shell: pidone splits it as `sh`
+//! would, honouring 'single quotes', "double quotes" and backslashes, and
+//! executes the first word with the others as its arguments, so a `FROM scratch`
+//! image needs no `/bin/sh`. A command that uses any other shell syntax outside
+//! quotes (`$` or a backtick, even inside double quotes; `| & ; < > ( ) { }`; the
+//! glob characters `* ? [`; `~` or `#` at the start of a word; a leading
+//! `NAME=value`; or a first word that is a shell keyword or built-in such as
+//! `exec`, `cd` or `if`) runs as `/bin/sh -c 'COMMAND'`, with the command exactly
+//! as written. To pass such a character literally, quote it or put a backslash
+//! before it: `echo '$HOME'` and `echo \*` need no shell.
+//!
+//! Why those: each one makes `sh -c` do more than split words, so a command
+//! without any of them gets from pidone exactly the argv `sh -c` would have given
+//! it. `{` and `}` group commands (`{ a; b; }`) and, when `/bin/sh` is bash, expand
+//! `{a,b}`. A keyword (`if`, `while`, `!`) or a built-in (`exec`, `export`, `cd`,
+//! `ulimit`) is not a program that could be executed. A newline cannot occur in a
+//! command: it ends the service's line.
+//!
+//! # What it does not do
+//!
+//! No continuation lines (a backslash at the end of a line is an error), no
+//! `.env` file, no `PORT` variable per service as foreman sets, no concurrency
+//! (`web=2`) syntax. It does not look for the programs: an exec failure is the
+//! supervisor's to report, as for the single workload.
+
+use crate::error::describe;
+use nix::errno::Errno;
+use std::ffi::OsString;
+use std::io::Read;
+use std::path::Path;
+
+/// One service of a Procfile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Service {
+    pub name: String,
+    /// The program and its arguments: the words of a plain command, or
+    /// ["/bin/sh", "-c", LINE] for a command that uses other shell syntax.
+    pub command: Vec<OsString>,
+    /// The command as written in the Procfile (for messages).
+    pub line: String,
+}
+
+/// Larger than any Procfile written by hand; what is past it is not a Procfile.
+const MAX_SIZE: usize = 1 << 20;
+/// Beyond what one container should run; also bounds the supervisor's tables.
+const MAX_SERVICES: usize = 64;
+
+/// Shell keywords and built-ins that may come first in a command: none is a
+/// program that exec could find (POSIX's reserved words and special built-ins,
+/// and the regular built-ins that only make sense inside a shell).
+const SHELL_WORDS: &[&str] = &[
+    "!", "case", "do", "done", "elif", "else", "esac", "fi", "for", "if", "in", "then", "until",
+    "while", ".", ":", "break", "continue", "eval", "exec", "exit", "export", "readonly", "return",
+    "set", "shift", "times", "trap", "unset", "cd", "ulimit", "umask", "source",
+];
+
+/// Reads and parses the Procfile at `path`. Errors are one line naming the file
+/// and, for a parse error, the line number: `Procfile:3: ...`, or
+/// `cannot read 'Procfile': No such file or directory`.
+pub fn read(path: &Path) -> Result<Vec<Service>, String> {
+    let name = path.display().to_string();
+    let cannot = |err: std::io::Error| {
+        let why = match err.raw_os_error() {
+            Some(raw) => describe(Errno::from_raw(raw)),
+            None => err.to_string(),
+        };
+        format!("cannot read '{name}': {why}")
+    };
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    // One byte past the limit tells a file at the limit from a larger one without
+    // reading (or trusting the size of) a FIFO or a /proc file to its end.
+    let mut bytes = Vec::new();
+    file.take(MAX_SIZE as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() > MAX_SIZE {
+        return Err(too_large(&name));
+    }
+    let text = std::str::from_utf8(&bytes).map_err(|err| {
+        let valid = bytes.get(..err.valid_up_to()).unwrap_or_default();
+        let number = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+        format!("{name}:{number}: not valid UTF-8")
+    })?;
+    parse(&name, text)
+}
+
+/// Parses Procfile text; `name` is how the file is called in messages.
+pub fn parse(name: &str, text: &str) -> Result<Vec<Service>, String> {
+    if text.len() > MAX_SIZE {
+        return Err(too_large(name));
+    }
+    // Some Windows editors start a UTF-8 file with a byte order mark: it is not
+    // part of the first service's name.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // With the line number of each, for the message about a duplicate.
+    let mut services: Vec<(usize, Service)> = Vec::new();
+    for (index, raw) in text.split('\n').enumerate() {
+        let number = index + 1;
+        let at = |what: String| format!("{name}:{number}: {what}");
+        let content = raw.strip_suffix('\r').unwrap_or(raw).trim();
+        if content.is_empty() || content.starts_with('#') {
+            continue;
+        }
+        let Some((left, right)) = content.split_once(':') else {
+            return Err(at("expected 'name: command'".into()));
+        };
+        let (service, command) = (left.trim(), right.trim());
+        if service.is_empty() {
+            return Err(at("no service name before ':'".into()));
+        }
+        if !service
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            // Escaped: the name may hold control characters that would garble
+            // the terminal the message is written to.
+            return Err(at(format!(
+                "invalid service name '{}' (letters, digits, '_' and '-' only)",
+                service.escape_debug()
+            )));
+        }
+        if command.is_empty() {
+            return Err(at(format!("no command for '{service}'")));
+        }
+        if let Some((first, _)) = services.iter().find(|(_, s)| s.name == service) {
+            return Err(at(format!(
+                "duplicate service '{service}' (first on line {first})"
+            )));
+        }
+        if services.len() == MAX_SERVICES {
+            return Err(at(format!("more than {MAX_SERVICES} services")));
+        }
+        // exec takes C strings: a NUL would cut an argument short, with or
+        // without the shell.
+        if command.contains('\0') {
+            return Err(at("a NUL byte cannot be in an argument".into()));
+        }
+        // A lone CR is the line ending of old Mac files: the lines after it
+        // would silently become arguments of this one.
+        if command.contains('\r') {
+            return Err(at(
+                "carriage return inside the line (lines end with LF or CRLF)".into(),
+            ));
+        }
+        let argv = match split(command).map_err(|why| at(why.into()))? {
+            Some(words) => words.into_iter().map(OsString::from).collect(),
+            None => ["/bin/sh", "-c", command]
+                .into_iter()
+                .map(OsString::from)
+                .collect(),
+        };
+        let service = Service {
+            name: service.to_owned(),
+            command: argv,
+            line: command.to_owned(),
+        };
+        services.push((number, service));
+    }
+    if services.is_empty() {
+        return Err(format!("{name}: no service"));
+    }
+    Ok(services.into_iter().map(|(_, s)| s).collect())
+}
+
+fn too_large(name: &str) -> String {
+    format!("{name}: larger than 1 MiB ({MAX_SIZE} bytes)")
+}
+
+/// The words of `command` as `sh` would split them, or `None` if it uses other
+/// shell syntax and needs `sh -c`. An unterminated quote is an error either way:
+/// the shell would fail on it too.
+fn split(command: &str) -> Result<Option<Vec<String>>, &'static str> {
+    let mut words = Vec::new();
+    // `Some` once a word has begun, even if it is still empty: `''` is a word.
+    let mut word: Option<String> = None;
+    let mut shell = false;
+    // Whether the first word is so far an unquoted name, which an `=` would make
+    // an assignment (`PORT=80 nginx`).
+    let mut name_so_far = true;
+    let mut chars = command.chars();
+    while let Some(c) = chars.next() {
+        let first = words.is_empty();
+        let start = word.is_none();
+        let mut literal = false;
+        match c {
+            ' ' | '\t' => {
+                if let Some(done) = word.take() {
+                    words.push(done);
+                }
+            }
+            '\\' => {
+                let next = chars.next().ok_or(
+                    "the line ends with a backslash (a Procfile has no continuation lines)",
+                )?;
+                word.get_or_insert_default().push(next);
+            }
+            '\'' => {
+                let w = word.get_or_insert_default();
+                loop {
+                    match chars.next() {
+                        None => return Err("unterminated single quote"),
+                        Some('\'') => break,
+                        Some(q) => w.push(q),
+                    }
+                }
+            }
+            '"' => {
+                let w = word.get_or_insert_default();
+                loop {
+                    match chars.next() {
+                        None => return Err("unterminated double quote"),
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            None => return Err("unterminated double quote"),
+                            Some(e @ ('\\' | '"' | '$' | '`')) => w.push(e),
+                            // A line cannot hold one, but the shell's rule is
+                            // that an escaped newline disappears.
+                            Some('\n') => {}
+                            Some(other) => {
+                                w.push('\\');
+                                w.push(other);
+                            }
+                        },
+                        Some(q @ ('$' | '`')) => {
+                            shell = true;
+                            w.push(q);
+                        }
+                        Some(q) => w.push(q),
+                    }
+                }
+            }
+            // Operators also end a word, so that a `#` after one (`a;#b`) is
+            // seen as the comment it is.
+            '|' | '&' | ';' | '<' | '>' | '(' | ')' => {
+                shell = true;
+                if let Some(done) = word.take() {
+                    words.push(done);
+                }
+            }
+            '$' | '`' | '*' | '?' | '[' | '{' | '}' => {
+                shell = true;
+                word.get_or_insert_default().push(c);
+            }
+            // The rest of the line is a comment: quotes there are not quotes
+            // (`nginx # don't`), so stop before they are checked.
+            '#' if start => return Ok(None),
+            '~' if start => {
+                shell = true;
+                word.get_or_insert_default().push(c);
+            }
+            '=' if first && name_so_far && !start => {
+                shell = true;
+                word.get_or_insert_default().push(c);
+            }
+            _ => {
+                literal = true;
+                word.get_or_insert_default().push(c);
+            }
+        }
+        if first {
+            let name_char = c == '_' || c.is_ascii_alphabetic() || (!start && c.is_ascii_digit());
+            name_so_far &= literal && name_char;
+        }
+    }
+    if let Some(done) = word {
+        words.push(done);
+    }
+    let keyword = words
+        .first()
+        .is_some_and(|w| SHELL_WORDS.contains(&w.as_str()));
+    if shell || keyword || words.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(words))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The argv of the only service of `procfile`.
+    fn argv(procfile: &str) -> Vec<String> {
+        let services = parse("Procfile", procfile).unwrap();
+        assert_eq!(services.len(), 1, "{procfile}");
+        services[0]
+            .command
+            .iter()
+            .map(|w| w.to_str().unwrap().to_owned())
+            .collect()
+    }
+
+    fn words(list: &[&str]) -> Vec<String> {
+        list.iter().map(|w| w.to_string()).collect()
+    }
+
+    /// Whether the only command of `procfile` goes through `sh -c`, checking
+    /// that the line it passes is the command as written.
+    fn shell(procfile: &str) -> bool {
+        let services = parse("Procfile", procfile).unwrap();
+        let argv = argv(procfile);
+        let through_sh = argv.len() == 3 && argv[0] == "/bin/sh" && argv[1] == "-c";
+        if through_sh {
+            assert_eq!(argv[2], services[0].line);
+        }
+        through_sh
+    }
+
+    fn error(procfile: &str) -> String {
+        parse("Procfile", procfile).unwrap_err()
+    }
+
+    #[test]
+    fn real_procfiles() {
+        let text = "web: nginx -g 'daemon off;'\nphp: php-fpm8.2 -F -y /etc/php/fpm.conf\n";
+        let services = parse("Procfile", text).unwrap();
+        assert_eq!(services.len(), 2);
+        assert_eq!(services[0].name, "web");
+        assert_eq!(services[0].line, "nginx -g 'daemon off;'");
+        assert_eq!(
+            services[0].command,
+            ["nginx", "-g", "daemon off;"].map(OsString::from)
+        );
+        assert_eq!(services[1].name, "php");
+        assert_eq!(
+            services[1].command,
+            ["php-fpm8.2", "-F", "-y", "/etc/php/fpm.conf"].map(OsString::from)
+        );
+
+        let worker = "worker: node worker.js >> /var/log/w.log";
+        assert_eq!(
+            argv(worker),
+            words(&["/bin/sh", "-c", "node worker.js >> /var/log/w.log"])
+        );
+        assert!(shell("web: bundle exec rails s -p $PORT"));
+        assert!(shell(
+            "release: ./manage.py migrate && ./manage.py collectstatic"
+        ));
+        assert!(!shell("web: gunicorn app:wsgi --bind 0.0.0.0:8000"));
+        assert_eq!(
+            argv("web: gunicorn app:wsgi --bind 0.0.0.0:8000"),
+            words(&["gunicorn", "app:wsgi", "--bind", "0.0.0.0:8000"])
+        );
+    }
+
+    #[test]
+    fn quotes_and_backslashes() {
+        assert_eq!(
+            argv(r#"a: echo "a b" 'c d' e\ f"#),
+            words(&["echo", "a b", "c d", "e f"])
+        );
+        assert_eq!(argv("x: echo '$HOME'"), words(&["echo", "$HOME"]));
+        assert_eq!(argv(r"x: echo \*"), words(&["echo", "*"]));
+        assert_eq!(
+            argv(r"x: echo \$HOME \~ \#"),
+            words(&["echo", "$HOME", "~", "#"])
+        );
+        assert_eq!(argv("x: a '' \"\" b"), words(&["a", "", "", "b"]));
+        assert_eq!(argv("x: a''b \"c\"'d'e"), words(&["ab", "cde"]));
+        // In double quotes a backslash escapes only \ " $ ` and stays otherwise.
+        assert_eq!(
+            argv(r#"x: a "\\ \" \$ \` \n \a""#),
+            words(&["a", r#"\ " $ ` \n \a"#])
+        );
+        // In single quotes nothing is special, a backslash included.
+        assert_eq!(argv(r"x: a 'b\' c"), words(&["a", r"b\", "c"]));
+        assert_eq!(argv("x: a\t b  \t c"), words(&["a", "b", "c"]));
+        assert_eq!(
+            argv("x: printf '%s\\n' 'a=b'"),
+            words(&["printf", r"%s\n", "a=b"])
+        );
+        assert_eq!(argv("x: 'my prog' --x"), words(&["my prog", "--x"]));
+        assert_eq!(
+            argv("x: caf\u{e9} \u{1f600}"),
+            words(&["caf\u{e9}", "\u{1f600}"])
+        );
+    }
+
+    #[test]
+    fn shell_syntax() {
+        for command in [
+            r#"echo "$HOME""#,
+            "echo \"`date`\"",
+            "echo $(date)",
+            "echo `date`",
+            "ls *.txt",
+            "ls file?",
+            "ls [ab]",
+            "a | b",
+            "a && b",
+            "a || b",
+            "a &",
+            "a; b",
+            "a < in",
+            "a > out",
+            "a 2>&1",
+            "(a)",
+            "{ a; b; }",
+            "echo {a,b}",
+            "ls ~",
+            "ls ~/x",
+            "nginx # the web server",
+            "nginx #",
+            "PORT=80 nginx",
+            "_X1=1 a",
+            "A= a",
+            "exec nginx",
+            "cd /app",
+            "if true",
+            "! false",
+            "export A",
+            ". ./env",
+            // The comment hides the quote from the shell, so it is no error.
+            "nginx # don't",
+            "a;# don't",
+        ] {
+            assert!(shell(&format!("x: {command}")), "{command}");
+        }
+    }
+
+    #[test]
+    fn not_shell_syntax() {
+        for command in [
+            "echo '$HOME'",
+            r"echo \$HOME",
+            r#"echo "\$HOME""#,
+            "echo '*' \"?\" '[a]' '{}' '|' '&&' ';' '<>' '()'",
+            r"echo \| \& \; \< \> \( \) \{ \}",
+            "echo a~b a#b a=b",
+            "echo '~' \"#\"",
+            "env PORT=80 nginx",
+            "'PORT'=80 nginx",
+            "\"PORT=80\" nginx",
+            "1X=1 a",
+            "=a b",
+            "-X=1 a",
+            "exec-server",
+            "./exec",
+            "echo exec if cd",
+            "echo ]",
+            "echo !",
+            "echo % ^ , + @",
+        ] {
+            assert!(!shell(&format!("x: {command}")), "{command}");
+        }
+        assert_eq!(argv("x: 'PORT'=80 nginx"), words(&["PORT=80", "nginx"]));
+        assert_eq!(argv("x: echo a~b a#b"), words(&["echo", "a~b", "a#b"]));
+    }
+
+    #[test]
+    fn names_comments_blank_lines_and_whitespace() {
+        let text = "# services\n\n   \n\t# indented comment\n  web-1_A :   nginx -g 'daemon off;'   \n\
+                    \n2: b\n";
+        let services = parse("Procfile", text).unwrap();
+        assert_eq!(services.len(), 2);
+        assert_eq!(services[0].name, "web-1_A");
+        assert_eq!(services[0].line, "nginx -g 'daemon off;'");
+        assert_eq!(services[1].name, "2");
+        // The name ends at the first colon.
+        let services = parse("Procfile", "web: a:b c:").unwrap();
+        assert_eq!(services[0].command, ["a:b", "c:"].map(OsString::from));
+        // No newline at the end of the file.
+        assert_eq!(parse("Procfile", "a: b").unwrap()[0].name, "a");
+        assert_eq!(
+            parse("Procfile", "\u{feff}a: b").unwrap()[0].name,
+            "a",
+            "a byte order mark"
+        );
+    }
+
+    #[test]
+    fn crlf_line_endings() {
+        let services = parse(
+            "Procfile",
+            "# x\r\nweb: nginx -g 'daemon off;'\r\n\r\nphp: php-fpm -F\r\n",
+        )
+        .unwrap();
+        assert_eq!(services.len(), 2);
+        assert_eq!(services[0].line, "nginx -g 'daemon off;'");
+        assert_eq!(
+            services[0].command,
+            ["nginx", "-g", "daemon off;"].map(OsString::from)
+        );
+        assert_eq!(services[1].command, ["php-fpm", "-F"].map(OsString::from));
+        assert_eq!(
+            error("a: b\rc: d\n"),
+            "Procfile:1: carriage return inside the line (lines end with LF or CRLF)"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_file_and_line() {
+        let cases = [
+            ("", "Procfile: no service"),
+            ("\n# only a comment\n  \n", "Procfile: no service"),
+            (
+                "web: a\nnginx -g x\n",
+                "Procfile:2: expected 'name: command'",
+            ),
+            ("a: b\n\n : c\n", "Procfile:3: no service name before ':'"),
+            (
+                "we b: c",
+                "Procfile:1: invalid service name 'we b' (letters, digits, '_' and '-' only)",
+            ),
+            (
+                "w\u{1b}[1m: c",
+                "Procfile:1: invalid service name 'w\\u{1b}[1m' (letters, digits, '_' and '-' only)",
+            ),
+            (
+                "caf\u{e9}: c",
+                "Procfile:1: invalid service name 'caf\u{e9}' (letters, digits, '_' and '-' only)",
+            ),
+            ("a: b\nweb:   \n", "Procfile:2: no command for 'web'"),
+            ("web:", "Procfile:1: no command for 'web'"),
+            (
+                "web: a\nphp: b\n\nweb: c\n",
+                "Procfile:4: duplicate service 'web' (first on line 1)",
+            ),
+            (
+                "a: b\nx: echo 'a b\n",
+                "Procfile:2: unterminated single quote",
+            ),
+            ("x: echo \"a b\n", "Procfile:1: unterminated double quote"),
+            (
+                "x: echo \"a b\\\"\n",
+                "Procfile:1: unterminated double quote",
+            ),
+            ("x: echo \"a\\", "Procfile:1: unterminated double quote"),
+            ("x: echo $'a", "Procfile:1: unterminated single quote"),
+            (
+                "x: nginx \\\n  -g x",
+                "Procfile:1: the line ends with a backslash (a Procfile has no continuation lines)",
+            ),
+            ("x: a\0b", "Procfile:1: a NUL byte cannot be in an argument"),
+            (
+                "x: 'a\0b' | c",
+                "Procfile:1: a NUL byte cannot be in an argument",
+            ),
+        ];
+        for (text, message) in cases {
+            assert_eq!(error(text), message, "{text:?}");
+        }
+        assert_eq!(
+            parse("/etc/Procfile", "x").unwrap_err(),
+            "/etc/Procfile:1: expected 'name: command'"
+        );
+    }
+
+    #[test]
+    fn limits() {
+        let full: String = (0..MAX_SERVICES).map(|i| format!("s{i}: a\n")).collect();
+        assert_eq!(parse("Procfile", &full).unwrap().len(), MAX_SERVICES);
+        let over = format!("{full}# one more\nlast: a\n");
+        assert_eq!(
+            parse("Procfile", &over).unwrap_err(),
+            format!("Procfile:{}: more than 64 services", MAX_SERVICES + 2)
+        );
+
+        // Exactly at the limit is accepted, one byte more is not.
+        let head = "web: a ";
+        let at_limit = format!("{head}{}", "b".repeat(MAX_SIZE - head.len()));
+        assert_eq!(at_limit.len(), MAX_SIZE);
+        assert!(parse("Procfile", &at_limit).is_ok());
+        assert_eq!(
+            parse("Procfile", &format!("{at_limit}b")).unwrap_err(),
+            "Procfile: larger than 1 MiB (1048576 bytes)"
+        );
+    }
+
+    #[test]
+    fn read_files() {
+        let dir = std::env::temp_dir().join(format!("pidone-procfile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("Procfile");
+
+        std::fs::write(&path, "web: nginx -g 'daemon off;'\n").unwrap();
+        assert_eq!(read(&path).unwrap()[0].name, "web");
+
+        std::fs::write(&path, b"web: a\nx: b\xff\n").unwrap();
+        assert_eq!(
+            read(&path).unwrap_err(),
+            format!("{}:2: not valid UTF-8", path.display())
+        );
+
+        std::fs::write(&path, "web: a\n\n\nweb: b\n").unwrap();
+        assert_eq!(
+            read(&path).unwrap_err(),
+            format!(
+                "{}:4: duplicate service 'web' (first on line 1)",
+                path.display()
+            )
+        );
+
+        std::fs::write(&path, vec![b'#'; MAX_SIZE + 1]).unwrap();
+        assert_eq!(
+            read(&path).unwrap_err(),
+            format!("{}: larger than 1 MiB (1048576 bytes)", path.display())
+        );
+
+        assert_eq!(
+            read(&dir).unwrap_err(),
+            format!("cannot read '{}': Is a directory", dir.display())
+        );
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            read(&path).unwrap_err(),
+            format!(
+                "cannot read '{}': No such file or directory",
+                path.display()
+            )
+        );
+        std::fs::remove_dir(&dir).unwrap();
+    }
+
+    #[test]
+    fn no_input_panics() {
+        let long = "a".repeat(5_000);
+        let pieces = [
+            "",
+            " ",
+            "\t",
+            "\n",
+            "\r",
+            "\r\n",
+            ":",
+            "::",
+            "a",
+            "a:",
+            "a: ",
+            "#",
+            "'",
+            "\"",
+            "\\",
+            "''",
+            "\"\"",
+            "\\\\",
+            "'\"",
+            "\"'",
+            "\\'",
+            "\\\"",
+            "$",
+            "`",
+            "=",
+            "~",
+            "{",
+            "*",
+            "\0",
+            "\u{feff}",
+            "\u{e9}",
+            "\u{1f600}",
+            "\u{200b}",
+            "\u{a0}",
+            "\u{b}",
+            "\u{85}",
+            "\u{2028}",
+            "x: ",
+            "exec",
+            "A=",
+            &long,
+        ];
+        let mut inputs: Vec<String> = Vec::new();
+        for a in pieces {
+            for b in pieces {
+                inputs.push(format!("{a}{b}"));
+                inputs.push(format!("x: {a}{b}"));
+                inputs.push(format!("x: echo {a} {b}\ny: {b}{a}"));
+                for c in ["'", "\"", "\\", ":", "\n", " "] {
+                    inputs.push(format!("x: {a}{c}{b}"));
+                    inputs.push(format!("{a}{c}{b}: c"));
+                }
+            }
+        }
+        inputs.push(format!("x: {}", "'".repeat(100_000)));
+        inputs.push(format!("x: {}", "\\".repeat(100_001)));
+        inputs.push("x: a\n".repeat(10_000));
+        inputs.push(format!("{}: a", "a".repeat(500_000)));
+        inputs.push(format!("x: {}", "a b".repeat(300_000)));
+        for input in &inputs {
+            let _ = parse("Procfile", input);
+        }
+    }
+}
