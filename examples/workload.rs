@@ -7,6 +7,8 @@
 //!                                    grandchild in the same process group to
 //!                                    DIR/grandchild.log); exit 0 on TERM or QUIT
 //! workload stubborn DIR              the same, but only KILL ends it
+//! workload named DIR ROLE            record, as ROLE (DIR/ROLE.log, .pid, .ready)
+//! workload lines N TAG               write N lines "TAG i" (i = 1..N) to stdout, exit 0
 //! workload leave DIR                 leave three processes behind and exit 3: "polite"
 //!                                    (ends on TERM), "stubborn" (needs KILL) and a
 //!                                    setsid'd, double-forked "daemon" (needs KILL)
@@ -43,6 +45,8 @@ fn main() {
             record(Path::new(arg(1)), role, false)
         }
         "stubborn" => record(Path::new(arg(1)), "child", true),
+        "named" => record(Path::new(arg(1)), arg(2), false),
+        "lines" => lines(arg(1).parse().unwrap_or_else(|_| usage()), arg(2)),
         "leave" => leave(Path::new(arg(1))),
         "daemon" => {
             spawn(Path::new(arg(1)), "daemon", false, true);
@@ -66,13 +70,27 @@ fn main() {
 
 fn usage() -> ! {
     die(
-        "usage: workload exit CODE | raise SIGNAL | record DIR [--grandchild] | stubborn DIR | leave DIR | daemon DIR [CODE] | segv-once DIR | orphans N [REAPER]",
+        "usage: workload exit CODE | raise SIGNAL | record DIR [--grandchild] | stubborn DIR | named DIR ROLE | lines N TAG | leave DIR | daemon DIR [CODE] | segv-once DIR | orphans N [REAPER]",
     )
 }
 
 fn die(msg: &str) -> ! {
     eprintln!("workload: {msg}");
     exit(100)
+}
+
+/// Writes `n` numbered lines to stdout, through a buffer (as a real service's
+/// log would), then exits 0.
+fn lines(n: u64, tag: &str) -> ! {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for i in 1..=n {
+        if writeln!(out, "{tag} {i}").is_err() {
+            exit(1);
+        }
+    }
+    let _ = out.flush();
+    exit(0)
 }
 
 /// Writes `DIR/ROLE.pid`, then `DIR/ROLE.ready`, so a test never reads a half-set-up state.

@@ -4,6 +4,7 @@
 //! to the command, even `-v` or `--help`.
 
 use crate::error::Error;
+use crate::procfile;
 use crate::signals::{self, Rewrites};
 use clap::Parser;
 use clap::builder::BoolishValueParser;
@@ -37,6 +38,10 @@ pub struct Config {
     pub pidfile: Option<PathBuf>,
     /// The workload's /proc/self/oom_score_adj, set before exec.
     pub oom_score_adj: Option<i16>,
+    /// `--procfile`: the services to run instead of one command.
+    pub procfile: Option<Vec<procfile::Service>>,
+    /// `--prefix`: relay the services' output, each line prefixed with its name.
+    pub prefix: bool,
 }
 
 /// When pidone starts the workload again.
@@ -78,7 +83,7 @@ impl Default for Restart {
     }
 }
 
-const USAGE: &str = "pidone [OPTIONS] [--] COMMAND [ARG]...\n       pidone --pause [OPTIONS]";
+const USAGE: &str = "pidone [OPTIONS] [--] COMMAND [ARG]...\n       pidone --procfile PATH [OPTIONS]\n       pidone --pause [OPTIONS]";
 
 const VERSION: &str = concat!(
     "version ",
@@ -95,7 +100,8 @@ Environment (each option has a PIDONE_ variable; booleans take 1/0, true/false, 
     PIDONE_GRACE_PERIOD, PIDONE_WAIT_ALL, PIDONE_STOP_DELAY, PIDONE_STOP_SIGNALS,
   PIDONE_RESTART,
   PIDONE_RESTART_DELAY, PIDONE_RESTART_MAX_DELAY, PIDONE_MAX_RESTARTS,
-  PIDONE_RESTART_SIGNAL, PIDONE_PIDFILE, PIDONE_OOM_SCORE_ADJ
+  PIDONE_RESTART_SIGNAL, PIDONE_PIDFILE, PIDONE_OOM_SCORE_ADJ, PIDONE_PROCFILE,
+  PIDONE_PREFIX
   TINI_SUBREAPER, TINI_KILL_PROCESS_GROUP   as tini: set (even empty) is on; 0/false/no/off is off
   TINI_VERBOSITY=N                           as tini: 0 errors, 1 warnings (default) .. 4
   DUMB_INIT_SETSID=0                         as dumb-init: same as --single-child (0/false/no/off)
@@ -248,6 +254,17 @@ struct Args {
     #[arg(long, value_name = "N", env = "PIDONE_OOM_SCORE_ADJ", allow_negative_numbers = true, value_parser = clap::value_parser!(i16).range(-1000..=1000))]
     oom_score_adj: Option<i16>,
 
+    /// Run the services of a Procfile (one `name: command` per line) instead of
+    /// COMMAND: each is started, signalled and restarted as the workload is;
+    /// when one ends (and is not restarted), the others are stopped
+    #[arg(long, value_name = "PATH", env = "PIDONE_PROCFILE", conflicts_with_all = ["pause", "pidfile"])]
+    procfile: Option<PathBuf>,
+
+    /// With --procfile: relay each service's stdout and stderr to pidone's,
+    /// each line prefixed with the service's name (`web | ...`)
+    #[arg(long, env = "PIDONE_PREFIX", value_parser = flag!(), num_args = 0, default_missing_value = "true", default_value = "false")]
+    prefix: bool,
+
     /// The program to run and its arguments
     #[arg(value_name = "COMMAND", trailing_var_arg = true)]
     command: Vec<OsString>,
@@ -267,7 +284,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Config, Error>
 /// Every environment variable that sets an option (a unit test checks the list
 /// against clap's). Exact names: `TINI_VERSION`, set in many images that
 /// install tini, is nobody's option.
-const VARIABLES: [&str; 24] = [
+const VARIABLES: [&str; 26] = [
     "PIDONE_SUBREAPER",
     "PIDONE_PDEATHSIG",
     "PIDONE_VERBOSITY",
@@ -288,6 +305,8 @@ const VARIABLES: [&str; 24] = [
     "PIDONE_RESTART_SIGNAL",
     "PIDONE_PIDFILE",
     "PIDONE_OOM_SCORE_ADJ",
+    "PIDONE_PROCFILE",
+    "PIDONE_PREFIX",
     "TINI_SUBREAPER",
     "TINI_VERBOSITY",
     "TINI_KILL_PROCESS_GROUP",
@@ -360,6 +379,8 @@ impl Config {
             restart: Restart::default(),
             pidfile: None,
             oom_score_adj: None,
+            procfile: None,
+            prefix: false,
         }
     }
 }
@@ -375,7 +396,21 @@ fn parse_options(args: Vec<OsString>) -> Result<Config, Error> {
         println!("{LICENSE}");
         std::process::exit(0);
     }
-    match (args.pause, args.command.is_empty()) {
+    if args.procfile.is_some() && !args.command.is_empty() {
+        return Err(Error::Usage(
+            "--procfile runs the services of its file, but a command was given".into(),
+        ));
+    }
+    if args.prefix && args.procfile.is_none() {
+        return Err(Error::Usage(
+            "--prefix relays the services of a --procfile".into(),
+        ));
+    }
+    let procfile = match &args.procfile {
+        Some(path) => Some(procfile::read(path).map_err(Error::Usage)?),
+        None => None,
+    };
+    match (args.pause || procfile.is_some(), args.command.is_empty()) {
         (false, true) => {
             return Err(Error::Usage(format!(
                 "no command given (usage: {})",
@@ -418,6 +453,8 @@ fn parse_options(args: Vec<OsString>) -> Result<Config, Error> {
         restart,
         pidfile: args.pidfile,
         oom_score_adj: args.oom_score_adj,
+        procfile,
+        prefix: args.prefix,
     })
 }
 

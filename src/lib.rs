@@ -18,6 +18,7 @@ pub mod pause;
 pub mod pidfile;
 pub mod procfile;
 pub mod reap;
+pub mod relay;
 pub mod restart;
 pub mod shutdown;
 pub mod signals;
@@ -33,6 +34,7 @@ pub use error::Error;
 use log::info;
 use nix::unistd::getpid;
 use signals::SignalSet;
+use std::os::fd::AsRawFd;
 use supervisor::{Launch, Mode, Policy, Service, Supervisor};
 
 /// Blocks every catchable signal and puts every disposition back to the
@@ -77,10 +79,61 @@ pub fn run(config: Config, signals: SignalSet) -> Result<i32, Error> {
         session,
         terminal,
         oom_score_adj: config.oom_score_adj,
+        stdio: None,
     };
-    let child = spawn::spawn(&config.command, setup)?;
-    let again = config.restart.policy != cli::Policy::No || config.restart.signal.is_some();
-    spawn::let_go(again);
+    let several = config.procfile.is_some();
+    let specs: Vec<(Option<String>, Vec<std::ffi::OsString>)> = match config.procfile {
+        Some(services) => services
+            .into_iter()
+            .map(|s| (Some(s.name), s.command))
+            .collect(),
+        None => vec![(None, config.command)],
+    };
+    let mut relay = config
+        .prefix
+        .then(|| relay::Relay::new(specs.iter().map(|(n, _)| n.as_deref().unwrap_or(""))));
+    let mut services = Vec::with_capacity(specs.len());
+    for (i, (name, command)) in specs.into_iter().enumerate() {
+        // One controlling terminal has one session: the first service's.
+        let terminal = if i == 0 { terminal } else { Default::default() };
+        let launch = Launch {
+            command,
+            setup: spawn::Setup { terminal, ..setup },
+        };
+        let pipes = match relay.as_mut().map(|r| r.pipes(i)).transpose() {
+            Ok(pipes) => pipes,
+            Err(errno) => {
+                return Err(Error::Sys {
+                    op: "create a pipe",
+                    errno,
+                });
+            }
+        };
+        let stdio = pipes.as_ref().map(|[o, e]| [o.as_raw_fd(), e.as_raw_fd()]);
+        let started = spawn::spawn(
+            &launch.command,
+            spawn::Setup {
+                stdio,
+                ..launch.setup
+            },
+        );
+        services.push(match started {
+            Ok(pid) => Service::new(name, launch, pid),
+            // One service of several that cannot start is a service that ended.
+            Err(e @ (Error::Exec { .. } | Error::Fork(_))) if several => {
+                log::error!("the service '{}': {e}", name.as_deref().unwrap_or(""));
+                Service::failed(name, launch, (e.exit_code() & 0xff) << 8)
+            }
+            Err(e) => return Err(e),
+        });
+    }
+    let again =
+        several || config.restart.policy != cli::Policy::No || config.restart.signal.is_some();
+    let keep = relay
+        .as_ref()
+        .map(relay::Relay::descriptors)
+        .unwrap_or_default();
+    spawn::let_go(again, &keep);
     let job_control = self_pid != 1;
     let reaper = config.subreaper || self_pid == 1;
     let mode = Mode {
@@ -99,12 +152,7 @@ pub fn run(config: Config, signals: SignalSet) -> Result<i32, Error> {
         restart: config.restart,
         pidfile: config.pidfile,
     };
-    let launch = Launch {
-        command: config.command,
-        setup,
-    };
-    let services = vec![Service::new(None, launch, child)];
-    let code = Supervisor::new(mode, policy, signals, services).run()?;
+    let code = Supervisor::new(mode, policy, signals, services, relay).run()?;
     Ok(reap::expected(code, &config.expect_exit))
 }
 

@@ -43,7 +43,7 @@ pub fn write_line(line: &[u8]) {
         text.push(b'\n');
     }
     match stderr.sink.write(&text) {
-        Written::All => stderr.dropped = 0,
+        Written::All | Written::Partly(_) => stderr.dropped = 0,
         Written::Blocked => stderr.dropped += 1,
         Written::Gone => {}
     }

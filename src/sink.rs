@@ -23,7 +23,7 @@
 
 use libc::c_int;
 use nix::errno::Errno;
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 
 /// Writes up to this long are atomic on a pipe: all or nothing, never mixed
 /// with another writer's bytes.
@@ -34,7 +34,9 @@ pub const PIPE_BUF: usize = libc::PIPE_BUF;
 pub enum Written {
     /// All of it went out.
     All,
-    /// It would have blocked: nothing (or, on a terminal, only a part) went out.
+    /// Only this much went out (a terminal can take a part).
+    Partly(usize),
+    /// It would have blocked: nothing went out.
     Blocked,
     /// The destination is gone: nothing goes out, now or later.
     Gone,
@@ -77,6 +79,16 @@ impl Sink {
         }
     }
 
+    /// The description of pidone's own that a write goes to, once one was
+    /// opened: it can raise SIGIO when it takes writes again (`wait::Wait::notify`).
+    /// `None` for a socket, a file, or a pipe written through the shared one.
+    pub fn own(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        match &self.way {
+            Way::Own(own) => Some(own.as_fd()),
+            _ => None,
+        }
+    }
+
     /// Writes `bytes` (at most PIPE_BUF, for a pipe's atomicity) or nothing.
     pub fn write(&mut self, bytes: &[u8]) -> Written {
         if let Way::Unknown = self.way {
@@ -101,7 +113,8 @@ impl Sink {
         };
         match result {
             Ok(n) if n == bytes.len() => Written::All,
-            Ok(_) | Err(Errno::EAGAIN | Errno::EINTR | Errno::ENOSPC) => Written::Blocked,
+            Ok(0) | Err(Errno::EAGAIN | Errno::EINTR | Errno::ENOSPC) => Written::Blocked,
+            Ok(n) => Written::Partly(n),
             Err(_) => {
                 self.way = Way::Gone;
                 Written::Gone

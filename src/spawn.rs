@@ -27,6 +27,8 @@ pub struct Setup {
     pub terminal: Terminal,
     /// Written to the child's /proc/self/oom_score_adj before exec.
     pub oom_score_adj: Option<i16>,
+    /// Descriptors to become the child's stdout and stderr (`--prefix`'s pipes).
+    pub stdio: Option<[libc::c_int; 2]>,
 }
 
 /// The child's stack: what it runs before exec needs a few hundred bytes.
@@ -173,6 +175,14 @@ extern "C" fn run_child(arg: *mut libc::c_void) -> libc::c_int {
             libc::close(fd);
         }
     }
+    if let Some([out, err]) = setup.stdio {
+        // SAFETY: dup2 onto the child's own 1 and 2 (its descriptor table is its
+        // own: no CLONE_FILES); the new ones are not close-on-exec.
+        unsafe {
+            libc::dup2(out, libc::STDOUT_FILENO);
+            libc::dup2(err, libc::STDERR_FILENO);
+        }
+    }
     let _ = SignalSet::empty().set_mask();
     // Like execvp: keep looking past entries that do not hold the program; a
     // permission error is remembered in case nothing better turns up.
@@ -223,15 +233,17 @@ fn candidates(program: &OsStr, path: impl FnOnce() -> Option<OsString>) -> Vec<C
         .collect()
 }
 
-/// After the spawn pidone lets go of what it inherited: its working directory
-/// (so it pins no mount), every descriptor above stderr (sockets, files the
-/// workload was handed) and, unless `keep_stdio` (pidone will start the workload
-/// again, and it must get the same stdin and stdout), stdin/stdout, which
-/// become /dev/null.
-pub fn let_go(keep_stdio: bool) {
-    let _ = nix::unistd::chdir("/");
+/// After the spawn pidone lets go of what it inherited: every descriptor above
+/// stderr (sockets, files the workload was handed) but its own `keep`, and,
+/// unless it may start a service again (`again`: a restart gets the same
+/// working directory, stdin and stdout as the first start), its working
+/// directory (so it pins no mount) and stdin/stdout, which become /dev/null.
+pub fn let_go(again: bool, keep: &[libc::c_int]) {
+    if !again {
+        let _ = nix::unistd::chdir("/");
+    }
     let null = || nix::fcntl::open("/dev/null", OFlag::O_RDWR, nix::sys::stat::Mode::empty());
-    if let Some(null) = (!keep_stdio).then(null).and_then(Result::ok) {
+    if let Some(null) = (!again).then(null).and_then(Result::ok) {
         // SAFETY: dup2 onto our own stdin/stdout; the /dev/null descriptor is ours.
         unsafe {
             libc::dup2(null.as_raw_fd(), libc::STDIN_FILENO);
@@ -239,8 +251,20 @@ pub fn let_go(keep_stdio: bool) {
         }
     }
     crate::logging::forget_descriptor();
-    // SAFETY: close_range closes descriptors of this process only; nothing below holds one.
-    if unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) } == 0 {
+    let mut keep: Vec<u32> = keep.iter().map(|&fd| fd as u32).collect();
+    keep.sort_unstable();
+    let mut from = 3u32;
+    let mut closed = true;
+    for to in keep.iter().copied().chain([u32::MAX]) {
+        if to > from {
+            let last = if to == u32::MAX { to } else { to - 1 };
+            // SAFETY: close_range closes descriptors of this process only; none
+            // in the range is one pidone keeps.
+            closed &= unsafe { libc::syscall(libc::SYS_close_range, from, last, 0u32) } == 0;
+        }
+        from = to.saturating_add(1);
+    }
+    if closed {
         return;
     }
     // Kernels before 5.9: close what /proc lists.
@@ -251,7 +275,10 @@ pub fn let_go(keep_stdio: bool) {
                 .collect()
         })
         .unwrap_or_default();
-    for fd in fds.into_iter().filter(|&fd| fd > 2) {
+    for fd in fds
+        .into_iter()
+        .filter(|&fd| fd > 2 && !keep.contains(&(fd as u32)))
+    {
         // SAFETY: closing a descriptor number; nothing in pidone owns one at this point.
         unsafe { libc::close(fd) };
     }

@@ -14,6 +14,7 @@ pub use service::{Launch, Main, Service, State};
 use crate::cli::Restart;
 use crate::diagnose::{self, Death, MemoryCounters};
 use crate::error::Error;
+use crate::relay::Relay;
 use crate::restart::{self, Context, Next};
 use crate::signals::{Name, Received, Rewrites, SignalSet};
 use crate::wait::{Event, Wait};
@@ -21,6 +22,7 @@ use crate::{pidfile, reap, shutdown, spawn};
 use libc::c_int;
 use log::{Level, debug, error, info, log, log_enabled, warn};
 use nix::unistd::Pid;
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -117,12 +119,22 @@ pub struct Supervisor {
     first_end: Option<(usize, c_int)>,
     /// No child of pidone was left at the last reap.
     none_left: bool,
+    /// `--prefix`: the services' output, line by line.
+    relay: Option<Relay>,
     report: Report,
 }
 
 impl Supervisor {
-    pub fn new(mode: Mode, policy: Policy, signals: SignalSet, services: Vec<Service>) -> Self {
-        Supervisor {
+    /// `services` are started (a service that could not be, `Service::failed`,
+    /// is restarted per policy or ends the container).
+    pub fn new(
+        mode: Mode,
+        policy: Policy,
+        signals: SignalSet,
+        services: Vec<Service>,
+        relay: Option<Relay>,
+    ) -> Self {
+        let mut supervisor = Supervisor {
             mode,
             policy,
             wait: Wait::new(signals),
@@ -131,11 +143,23 @@ impl Supervisor {
             shutdown: false,
             first_end: None,
             none_left: false,
+            relay,
             report: Report::default(),
+        };
+        for i in 0..supervisor.services.len() {
+            if let (State::Ended, Some(status)) =
+                (&supervisor.services[i].state, supervisor.services[i].status)
+            {
+                supervisor.not_started(i, status);
+            }
         }
+        supervisor
     }
 
     pub fn run(mut self) -> Result<i32, Error> {
+        if let Some(code) = self.settle() {
+            return Ok(self.exit(code));
+        }
         loop {
             let deadline = self.deadline();
             let event = self.wait.next(deadline).map_err(|errno| Error::Sys {
@@ -149,22 +173,45 @@ impl Supervisor {
             }
             let done = match event {
                 Event::Signal(sig) => self.on_signal(sig),
-                Event::Ready => None,
+                Event::Ready => {
+                    self.pump();
+                    None
+                }
                 Event::Timeout => self.on_deadline(),
             };
             let done = done.or_else(|| self.settle());
             self.take_baseline();
             if let Some(code) = done {
-                self.explain(code);
-                return Ok(code);
+                return Ok(self.exit(code));
             }
+        }
+    }
+
+    /// What is left to do before pidone exits with `code`: the services' last
+    /// output, and the line that explains the exit.
+    fn exit(&mut self, code: i32) -> i32 {
+        self.pump();
+        self.explain(code);
+        code
+    }
+
+    /// Moves the services' output along, if it is relayed.
+    fn pump(&mut self) {
+        if let Some(relay) = &mut self.relay {
+            relay.pump();
         }
     }
 
     /// The earliest moment something is due: the shutdown's, or a service's.
     fn deadline(&self) -> Option<Instant> {
         let services = self.services.iter().filter_map(Service::deadline);
-        self.phase.deadline().into_iter().chain(services).min()
+        let relay = self.relay.as_ref().and_then(Relay::deadline);
+        self.phase
+            .deadline()
+            .into_iter()
+            .chain(services)
+            .chain(relay)
+            .min()
     }
 
     fn running(&self) -> impl Iterator<Item = &Service> {
@@ -287,6 +334,14 @@ impl Supervisor {
 
     fn on_deadline(&mut self) -> Option<i32> {
         let now = Instant::now();
+        if self
+            .relay
+            .as_ref()
+            .and_then(Relay::deadline)
+            .is_some_and(|d| d <= now)
+        {
+            self.pump();
+        }
         for i in 0..self.services.len() {
             if self.services[i].deadline().is_some_and(|d| d <= now) {
                 self.service_due(i, now);
@@ -640,9 +695,21 @@ impl Supervisor {
 
     /// Starts service `i` again after its back-off.
     fn start(&mut self, i: usize) {
+        let pipes = match self.relay.as_mut().map(|r| r.pipes(i)).transpose() {
+            Ok(pipes) => pipes,
+            Err(errno) => {
+                error!("cannot create a pipe: {}", crate::error::describe(errno));
+                None
+            }
+        };
+        let stdio = pipes.as_ref().map(|[o, e]| [o.as_raw_fd(), e.as_raw_fd()]);
         let service = &mut self.services[i];
         let counted = !std::mem::take(&mut service.restart_now);
-        match spawn::spawn(&service.launch.command, service.launch.setup) {
+        let setup = spawn::Setup {
+            stdio,
+            ..service.launch.setup
+        };
+        match spawn::spawn(&service.launch.command, setup) {
             Ok(pid) => {
                 if counted {
                     service.restarts += 1;
@@ -659,22 +726,31 @@ impl Supervisor {
             }
             Err(e) => {
                 // As if the service had exited with the status pidone would exit with.
-                error!("{e}");
+                match &service.name {
+                    Some(name) => error!("the service '{name}': {e}"),
+                    None => error!("{e}"),
+                }
                 service.restarts += 1;
                 service.streak += 1;
                 let status = (e.exit_code() & 0xff) << 8;
                 service.status = Some(status);
                 service.state = State::Ended;
-                match self.decide_next(i, status) {
-                    Next::Restart { delay } => {
-                        self.services[i].state = State::BackOff {
-                            until: Instant::now() + delay,
-                        };
-                    }
-                    _ => {
-                        self.first_end.get_or_insert((i, status));
-                    }
-                }
+                self.not_started(i, status);
+            }
+        }
+    }
+
+    /// Service `i` could not be started (its status says why): it backs off
+    /// and tries again, or ends.
+    fn not_started(&mut self, i: usize, status: c_int) {
+        match self.decide_next(i, status) {
+            Next::Restart { delay } => {
+                self.services[i].state = State::BackOff {
+                    until: Instant::now() + delay,
+                };
+            }
+            _ => {
+                self.first_end.get_or_insert((i, status));
             }
         }
     }

@@ -114,6 +114,19 @@ impl Service {
         }
     }
 
+    /// A service that could not be started: as if it had ended with `status`.
+    pub fn failed(name: Option<String>, launch: Launch, status: c_int) -> Self {
+        Service {
+            name,
+            launch,
+            state: State::Ended,
+            status: Some(status),
+            restarts: 0,
+            streak: 0,
+            restart_now: false,
+        }
+    }
+
     pub fn main(&self) -> Option<&Main> {
         match &self.state {
             State::Running(main) => Some(main),

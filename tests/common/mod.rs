@@ -96,7 +96,32 @@ pub fn start(how: How, args: &[&str]) -> Running {
 }
 
 pub fn start_with(how: How, args: &[&str], tweak: impl FnOnce(&mut Command)) -> Running {
+    start_in(TempDir::new(), how, args, tweak)
+}
+
+/// pidone `how` with `--procfile {dir}/Procfile` and `args` before it; the
+/// Procfile is `procfile` with `{dir}` and `{w}` replaced as in the arguments.
+pub fn start_procfile(how: How, procfile: &str, args: &[&str]) -> Running {
+    start_procfile_with(how, procfile, args, |_| {})
+}
+
+pub fn start_procfile_with(
+    how: How,
+    procfile: &str,
+    args: &[&str],
+    tweak: impl FnOnce(&mut Command),
+) -> Running {
     let dir = TempDir::new();
+    let text = procfile
+        .replace("{dir}", dir.path_str())
+        .replace("{w}", &workload());
+    fs::write(dir.path().join("Procfile"), text).expect("write the Procfile");
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--procfile", "{dir}/Procfile"]);
+    start_in(dir, how, &all, tweak)
+}
+
+fn start_in(dir: TempDir, how: How, args: &[&str], tweak: impl FnOnce(&mut Command)) -> Running {
     let w = workload();
     let args: Vec<String> = args
         .iter()
