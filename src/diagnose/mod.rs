@@ -11,6 +11,8 @@
 //!   starts and again when it dies.
 //! - `death`: the death line, from the wait status and those counters.
 //! - `fork`: the limit a failed fork most likely hit (RLIMIT_NPROC, pids, memory).
+//! - `top`: the largest processes of a cgroup, by RSS or by tasks, for a limit
+//!   event's line.
 //! - `text`: timestamps, durations, sizes, one-line escaping, small file reads.
 
 mod cgroup;
@@ -18,6 +20,7 @@ mod counters;
 mod death;
 mod fork;
 mod text;
+pub mod top;
 
 pub use cgroup::Cgroup;
 pub use counters::MemoryCounters;
