@@ -170,6 +170,7 @@ pidone_lines() { engine logs "$1" 2>&1 | grep -i pidone; }
 # they have exited, then counts the zombies of the pod's (or container's) namespace.
 kube_orphans_reaped() {
     wait_for 30 "ready in $1's log" logs_have "$1" ready || return
+    procs "$1" sleep && note "measured: at ready, live orphans $LIVE, zombies $ZOMBIES"
     wait_for 20 "every orphan gone and no zombie" settled "$1" sleep 0 0
     procs "$1" sleep
     note "measured: live orphans $LIVE, zombies $ZOMBIES"
