@@ -298,7 +298,9 @@ case_pod_infra() {
         expect "podman pod stop returned before the 10 s timeout" lt "$STOP_MS" 10000
         note "measured: infra exit code $(exit_code "$infra"), member exit code $(exit_code e2e-pod-member)"
         expect "the infra (pidone --pause) exits 0" eq "$(exit_code "$infra")" 0
-        expect "the member died of the stop's TERM (143)" eq "$(exit_code e2e-pod-member)" 143
+        # 143: the member's TERM came first; 137: the infra died first and the
+        # kernel killed the rest of its PID namespace (podman 4.3 stops both at once).
+        expect "the member ended with the pod (143 or 137)" grep -qxE '143|137' <<<"$(exit_code e2e-pod-member)"
     fi
     note "infra logs: $(log_line "$infra")"
     end
