@@ -166,7 +166,7 @@ log_line() { engine logs "$1" 2>&1 | tr '\n' '|'; }
 # The lines of container $1's log that mention pidone.
 pidone_lines() { engine logs "$1" 2>&1 | grep -i pidone; }
 
-# The orphans the manifests' app leaves (20 `sleep 1`): waits until it is ready and
+# The orphans the manifests' app leaves (20 `sleep 3`): waits until it is ready and
 # they have exited, then counts the zombies of the pod's (or container's) namespace.
 kube_orphans_reaped() {
     wait_for 30 "ready in $1's log" logs_have "$1" ready || return
