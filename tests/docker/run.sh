@@ -16,36 +16,21 @@
 #   bash tests/docker/run.sh
 set -uo pipefail
 
-REPO=$(cd "$(dirname "$0")/../.." && pwd)
-TRIPLE=x86_64-unknown-linux-gnu
-TARGET_DIR=${CARGO_TARGET_DIR:-target}
-[[ $TARGET_DIR = /* ]] || TARGET_DIR=$REPO/$TARGET_DIR
-BIN=$TARGET_DIR/$TRIPLE/release/pidone
-EXAMPLES_DIR=$TARGET_DIR/$TRIPLE/release/examples
 EXAMPLES=(graceful zombies daemonize ignore_term)
 BASE=pidone-e2e-base # busybox, no pidone, no entrypoint
 IMAGE=pidone-e2e     # Dockerfile.example's runtime stage on top of BASE
-ORPHANS=50
 
-TIER=engine
+TIER=engine ENGINE=docker
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/../lib.sh"
 
 # ---------------------------------------------------------------- prerequisites
 
-is_static() { [[ -x $1 ]] && ! ldd "$1" >/dev/null 2>&1; }
-
 install_missing() {
     local missing=()
     command -v dockerd >/dev/null || missing+=(docker.io)
     is_static /bin/busybox || missing+=(busybox-static)
-    ((${#missing[@]} == 0)) && return 0
-    [[ $(id -u) = 0 ]] || unavailable "not root: cannot install ${missing[*]}"
-    say "installing ${missing[*]}"
-    if ! timeout 600 apt-get update -q >/dev/null ||
-        ! DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -q "${missing[@]}" >/dev/null; then
-        unavailable "apt-get install ${missing[*]} failed"
-    fi
+    apt_install "${missing[@]}"
 }
 
 [[ $(uname -s) = Linux ]] || unavailable "not Linux"
@@ -58,13 +43,7 @@ DOCKER=/usr/bin/docker
 
 # --------------------------------------------------------------------- build
 
-say "building: cargo build-static; cargo build-static --example ${EXAMPLES[*]}"
-example_args=()
-for e in "${EXAMPLES[@]}"; do example_args+=(--example "$e"); done
-(cd "$REPO" && timeout 1800 cargo build-static && timeout 1800 cargo build-static "${example_args[@]}") || {
-    say "FAIL: the static build failed" >&2
-    exit 1
-}
+build_static "${EXAMPLES[@]}"
 
 # --------------------------------------------------------------- the engine
 
@@ -74,20 +53,12 @@ DOCKERD_PID=
 export DOCKER_CONFIG=$WORK/client DOCKER_BUILDKIT=0 DOCKER_CLI_HINTS=false
 unset DOCKER_HOST DOCKER_CONTEXT DOCKER_TLS_VERIFY DOCKER_CERT_PATH
 
-# Processes whose command line names our work dir: our containerd and its shims.
-our_processes() {
-    local f
-    for f in /proc/[0-9]*/cmdline; do
-        { tr '\0' ' ' <"$f" | grep -qF "$WORK/"; } 2>/dev/null && basename "$(dirname "$f")"
-    done
-}
-
 teardown() {
-    local status=$? pid
+    local status=$?
     set +e
     trap - EXIT INT TERM
     if alive "$DOCKERD_PID"; then
-        dk ps -aq 2>/dev/null | xargs -r timeout 60 "$DOCKER" -H "unix://$SOCK" rm -f >/dev/null 2>&1
+        engine ps -aq 2>/dev/null | xargs -r timeout 60 "$DOCKER" -H "unix://$SOCK" rm -f >/dev/null 2>&1
         kill -TERM "$DOCKERD_PID"
         wait_gone 30 "$DOCKERD_PID" || {
             say "dockerd (pid $DOCKERD_PID) did not stop in 30 s: killing it"
@@ -95,20 +66,16 @@ teardown() {
         }
         wait "$DOCKERD_PID" 2>/dev/null
     fi
-    for pid in $(our_processes); do
-        [[ $pid = "$$" || $pid = "$BASHPID" ]] && continue
-        say "killing leftover process $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-100)"
-        kill -KILL "$pid" 2>/dev/null
-    done
-    awk -v root="$WORK/" 'index($5, root) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
-        while read -r mnt; do umount -l "$mnt" 2>/dev/null; done
+    # Our containerd and its shims name the work dir.
+    kill_leftovers "$WORK"
+    unmount_under "$WORK"
     rm -rf "$WORK"
     exit "$status"
 }
 trap teardown EXIT
 trap 'exit 130' INT TERM
 
-dk() { timeout 60 "$DOCKER" -H "unix://$SOCK" "$@"; }
+engine() { timeout 60 "$DOCKER" -H "unix://$SOCK" "$@"; }
 
 start_engine() {
     mkdir -p "$WORK/data" "$WORK/exec" "$WORK/bin" "$DOCKER_CONFIG"
@@ -121,118 +88,33 @@ start_engine() {
     "$DOCKERD" "${DOCKERD_ARGS[@]}" >"$WORK/dockerd.log" 2>&1 &
     DOCKERD_PID=$!
     local deadline=$((SECONDS + 60))
-    until dk version >/dev/null 2>&1; do
+    until engine version >/dev/null 2>&1; do
         if ! alive "$DOCKERD_PID" || ((SECONDS >= deadline)); then
             tail -n 20 "$WORK/dockerd.log" | sed 's/^/    dockerd: /'
             unavailable "the Docker engine did not start (see the log above)"
         fi
         sleep 0.2
     done
-    say "engine up: $(dk version -f 'server {{.Server.Version}}, client {{.Client.Version}}'), $(dk info -f 'storage {{.Driver}}, cgroup driver {{.CgroupDriver}}, cgroup v{{.CgroupVersion}}')"
+    say "engine up: $(engine version -f 'server {{.Server.Version}}, client {{.Client.Version}}'), $(engine info -f 'storage {{.Driver}}, cgroup driver {{.CgroupDriver}}, cgroup v{{.CgroupVersion}}')"
 }
 
 # The test images: BASE is imported from a tar, IMAGE is built with no network.
 build_images() {
-    local root=$WORK/rootfs ctx=$WORK/context applet
-    mkdir -p "$root"/{bin,usr/bin,tmp,proc,sys,dev,etc,e2e} "$ctx"
-    chmod 1777 "$root/tmp"
-    cp /bin/busybox "$root/bin/busybox"
-    for applet in $(/bin/busybox --list); do
-        [[ -e $root/bin/$applet ]] || ln -s busybox "$root/bin/$applet"
-    done
-    # procs NAME: "live=L zombies=Z", L live processes called NAME, Z zombies of any name.
-    cat >"$root/e2e/procs" <<'EOF'
-#!/bin/sh
-live=0 zombies=0
-for f in /proc/[0-9]*/stat; do
-    read -r pid comm state rest 2>/dev/null <"$f" || continue
-    if [ "$state" = Z ]; then zombies=$((zombies + 1))
-    elif [ "$comm" = "($1)" ]; then live=$((live + 1)); fi
-done
-echo "live=$live zombies=$zombies"
-EOF
-    chmod 755 "$root/e2e/procs"
-    tar -C "$root" -c . | dk import --change 'CMD ["sh"]' - "$BASE" >/dev/null || return 1
-
+    make_rootfs "$WORK/rootfs"
+    tar -C "$WORK/rootfs" -c . | engine import --change 'CMD ["sh"]' - "$BASE" >/dev/null || return 1
     # Dockerfile.example's runtime stage, with the binary copied in instead of built.
-    local copy='COPY --from=build /src/target/x86_64-unknown-linux-gnu/release/pidone /usr/bin/pidone'
-    {
-        echo 'ARG RUNTIME_IMAGE'
-        # shellcheck disable=SC2016 # a literal ${RUNTIME_IMAGE}
-        sed -n '/^FROM \${RUNTIME_IMAGE}/,/^$/p' "$REPO/Dockerfile.example"
-    } >"$ctx/Dockerfile"
-    grep -qxF "$copy" "$ctx/Dockerfile" || {
-        say "Dockerfile.example has no runtime stage 'FROM \${RUNTIME_IMAGE}' with '$copy'"
-        return 1
-    }
-    sed -i "s|^$copy\$|COPY pidone /usr/bin/pidone|" "$ctx/Dockerfile"
-    cp "$BIN" "$ctx/pidone"
+    runtime_stage "$WORK/context" || return 1
     say "building $IMAGE from Dockerfile.example's runtime stage:"
-    sed 's/^/    | /' "$ctx/Dockerfile"
-    dk build -q --network none --build-arg "RUNTIME_IMAGE=$BASE" -t "$IMAGE" "$ctx" >/dev/null
+    sed 's/^/    | /' "$WORK/context/Dockerfile"
+    engine build -q --network none --build-arg "RUNTIME_IMAGE=$BASE" -t "$IMAGE" "$WORK/context" >/dev/null
 }
 
 # -------------------------------------------------------------- case helpers
 
 # Ends the case: removes its containers and counts it.
 end() {
-    dk ps -aq | xargs -r timeout 60 "$DOCKER" -H "unix://$SOCK" rm -f >/dev/null 2>&1
+    engine ps -aq | xargs -r timeout 60 "$DOCKER" -H "unix://$SOCK" rm -f >/dev/null 2>&1
     count_case
-}
-
-# Runs docker and shows the command line.
-run() {
-    note "\$ docker $(shown "$@")"
-    dk "$@"
-}
-logs_have() { dk logs "$1" 2>&1 | grep -qF -- "$2"; }
-file_has() { dk exec "$1" cat "$2" 2>/dev/null | grep -qF -- "$3"; }
-running() { [[ $(dk inspect -f '{{.State.Running}}' "$1" 2>/dev/null) = true ]]; }
-exited() { [[ $(dk inspect -f '{{.State.Status}}' "$1" 2>/dev/null) = exited ]]; }
-exit_code() { dk inspect -f '{{.State.ExitCode}}' "$1" 2>/dev/null; }
-in_container() { dk exec "$1" "${@:2}"; }
-
-# Stops container $1 with `docker stop -t $2`; sets STOP_MS and STOP_CODE.
-stop_timed() {
-    local t0
-    t0=$(now_ms)
-    run stop -t "$2" "$1" >/dev/null
-    STOP_MS=$(($(now_ms) - t0))
-    STOP_CODE=$(exit_code "$1")
-    note "measured: docker stop -t $2 took ${STOP_MS} ms, exit code $STOP_CODE"
-}
-
-# procs CONTAINER NAME: sets LIVE and ZOMBIES as seen in the container's PID namespace.
-procs() {
-    local out
-    out=$(dk exec "$1" /e2e/procs "$2" 2>/dev/null) || return 1
-    [[ $out =~ ^live=([0-9]+)\ zombies=([0-9]+)$ ]] || return 1
-    LIVE=${BASH_REMATCH[1]} ZOMBIES=${BASH_REMATCH[2]}
-}
-# settled CONTAINER NAME LIVE [ZOMBIES]: true once LIVE processes called NAME are left
-# (and, if given, exactly ZOMBIES zombies).
-settled() { procs "$1" "$2" && ((LIVE == $3)) && { (($# < 4)) || ((ZOMBIES == $4)); }; }
-
-# The orphan workload: ORPHANS background `usleep`s whose parent subshell exits at
-# once, so they are re-parented to PID 1; then /tmp/spawned; then `sleep 1000`.
-ORPHAN_SCRIPT="for i in \$(seq $ORPHANS); do (usleep 500000 &); done; touch /tmp/spawned; exec sleep 1000"
-
-# zombie_check CONTAINER EXPECTED: waits until the orphans have exited, then counts
-# the zombies. EXPECTED is "none" (PID 1 reaps) or "many" (nothing reaps).
-zombie_check() {
-    wait_for 20 "/tmp/spawned in $1" in_container "$1" test -e /tmp/spawned || return
-    if [[ $2 = none ]]; then
-        wait_for 20 "every orphan gone and no zombie" settled "$1" usleep 0 0
-    else
-        wait_for 20 "every orphan exited" settled "$1" usleep 0
-    fi
-    procs "$1" usleep
-    note "measured: live orphans $LIVE, zombies $ZOMBIES"
-    if [[ $2 = none ]]; then
-        expect "no zombie left" eq "$ZOMBIES" 0
-    else
-        expect "the orphans stay zombies ($ZOMBIES >= $((ORPHANS / 2)))" ge "$ZOMBIES" $((ORPHANS / 2))
-    fi
 }
 
 # ------------------------------------------------------------------- cases
@@ -315,7 +197,7 @@ case_signals() {
         wait_for 10 "got $sig in /tmp/log" file_has e2e-signals /tmp/log "got $sig" &&
             note "ok: the workload's trap ran for $sig"
     done
-    note "/tmp/log: $(dk exec e2e-signals cat /tmp/log 2>&1 | tr '\n' '|')"
+    note "/tmp/log: $(engine exec e2e-signals cat /tmp/log 2>&1 | tr '\n' '|')"
     stop_timed e2e-signals 10
     expect "stopped with 143" eq "$STOP_CODE" 143
     end
@@ -334,7 +216,7 @@ case_rewrite() {
         expect "docker stop: the workload got QUIT" logs_have e2e-rewrite "got QUIT"
         expect "docker stop: exit code 0 (the QUIT trap exits 0)" eq "$STOP_CODE" 0
     fi
-    note "logs: $(dk logs e2e-rewrite 2>&1 | tr '\n' '|')"
+    note "logs: $(engine logs e2e-rewrite 2>&1 | tr '\n' '|')"
     end
 }
 
@@ -352,17 +234,17 @@ case_pod() {
     begin pod "pidone --pause as the pod's PID 1; members join with --pid container:"
     run run -d --name e2e-pod --network none --entrypoint /usr/bin/pidone "$IMAGE" --pause >/dev/null
     if wait_for 20 "the pause container running" in_container e2e-pod true; then
-        note "pod PID 1: $(dk exec e2e-pod cat /proc/1/cmdline | tr '\0' ' ')"
+        note "pod PID 1: $(engine exec e2e-pod cat /proc/1/cmdline | tr '\0' ' ')"
         run run -d --name e2e-pod-member --network none --pid container:e2e-pod --entrypoint sh "$BASE" \
             -c "$ORPHAN_SCRIPT" >/dev/null
         zombie_check e2e-pod-member none
         stop_timed e2e-pod 10
         expect "the pause container exits 0 on TERM" eq "$STOP_CODE" 0
         wait_for 20 "the member to exit with the pod" exited e2e-pod-member
-        note "measured: member status $(dk inspect -f '{{.State.Status}}' e2e-pod-member), exit code $(exit_code e2e-pod-member)"
+        note "measured: member status $(engine inspect -f '{{.State.Status}}' e2e-pod-member), exit code $(exit_code e2e-pod-member)"
         expect "the member died with the pod" exited e2e-pod-member
     fi
-    note "pod logs: $(dk logs e2e-pod 2>&1 | tr '\n' '|')"
+    note "pod logs: $(engine logs e2e-pod 2>&1 | tr '\n' '|')"
     end
 }
 
@@ -371,10 +253,10 @@ case_init() {
     local code=0 want got
     run run -d --name e2e-init --network none --init "$BASE" sleep 1000 >/dev/null
     wait_for 20 "sleep under docker-init" in_container e2e-init pidof sleep
-    note "PID 1: $(dk exec e2e-init cat /proc/1/cmdline | tr '\0' ' '), exe $(dk exec e2e-init readlink /proc/1/exe)"
+    note "PID 1: $(engine exec e2e-init cat /proc/1/cmdline | tr '\0' ' '), exe $(engine exec e2e-init readlink /proc/1/exe)"
     want=$(sha256sum <"$BIN" | cut -d' ' -f1)
-    got=$(dk exec e2e-init sha256sum /proc/1/exe | cut -d' ' -f1)
-    expect "PID 1 is /sbin/docker-init" eq "$(dk exec e2e-init readlink /proc/1/exe)" /sbin/docker-init
+    got=$(engine exec e2e-init sha256sum /proc/1/exe | cut -d' ' -f1)
+    expect "PID 1 is /sbin/docker-init" eq "$(engine exec e2e-init readlink /proc/1/exe)" /sbin/docker-init
     expect "PID 1's executable is the static pidone (sha256 ${got:0:12})" eq "$got" "$want"
     stop_timed e2e-init 10
     expect "docker stop: exit code 143" eq "$STOP_CODE" 143
@@ -389,10 +271,10 @@ case_init_version() {
     begin init-version "docker info parses pidone --version (tini's format)"
     local info
     note "pidone --version: $("$BIN" --version 2>&1 | head -n1)"
-    info=$(dk info 2>&1)
+    info=$(engine info 2>&1)
     note "docker info: $(grep -E 'Init Binary|init version' <<<"$info" | sed 's/^ *//' | tr '\n' '|')"
     # The engine names the component after the init binary's file name.
-    note "docker version: $(dk version 2>&1 | grep -A2 '^ *pidone:' | sed 's/^ *//' | tr '\n' '|')"
+    note "docker version: $(engine version 2>&1 | grep -A2 '^ *pidone:' | sed 's/^ *//' | tr '\n' '|')"
     expect "Init Binary is the static pidone" grep -qE "Init Binary: $WORK/bin/pidone\$" <<<"$info"
     expect "init version is a commit" grep -qE 'init version: [0-9a-zA-Z]+$' <<<"$info"
     local warning='failed to (parse|retrieve)|unknown output format'
@@ -404,11 +286,11 @@ case_init_version() {
 
 case_dockerfile_example() {
     begin dockerfile-example "Dockerfile.example's runtime stage, its own CMD, docker stop"
-    note "image: $IMAGE, ENTRYPOINT $(dk inspect -f '{{json .Config.Entrypoint}}' "$IMAGE"), CMD $(dk inspect -f '{{json .Config.Cmd}}' "$IMAGE")"
+    note "image: $IMAGE, ENTRYPOINT $(engine inspect -f '{{json .Config.Entrypoint}}' "$IMAGE"), CMD $(engine inspect -f '{{json .Config.Cmd}}' "$IMAGE")"
     run run -d --name e2e-example --network none "$IMAGE" >/dev/null
     wait_for 20 "ready" logs_have e2e-example ready
     stop_timed e2e-example 10
-    note "logs: $(dk logs e2e-example 2>&1 | tr '\n' '|')"
+    note "logs: $(engine logs e2e-example 2>&1 | tr '\n' '|')"
     expect "exit code 0: the workload's TERM trap ran" eq "$STOP_CODE" 0
     expect "the workload said bye" logs_have e2e-example bye
     end
