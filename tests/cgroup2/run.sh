@@ -196,7 +196,7 @@ report() {
             open=1
             ;;
         note) note "$rest" ;;
-        bad) ERRORS+=("$rest") && note "not ok: $rest" ;;
+        bad) bad "$rest" ;;
         PASS: | FAIL:)
             [[ $kind = PASS: ]] || ((${#ERRORS[@]})) || ERRORS+=("${rest#*: }")
             count_case
