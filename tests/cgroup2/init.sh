@@ -202,7 +202,7 @@ case_worker_oom() {
         wait_for 20 "pidone's OOM event line ('the kernel OOM killer killed a process in the container')" \
             has "$ERR" 'the kernel OOM killer killed a process in the container'
         expect "the event line is a timestamped warning with 'oom_kill 0 → 1; memory '" \
-            has_re "$ERR" '^pidone: warning: [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z: the kernel OOM killer killed a process in the container \(oom_kill 0 → 1; memory [0-9.]+ MiB of 32(\.0)? MiB\)'
+            has_re "$ERR" '^pidone: warning: [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z: the kernel OOM killer killed a process in the container \(oom_kill 0 → 1; memory [0-9.]+ [KMG]iB of 32(\.0)? MiB\)'
         expect "the event line names the largest processes ('largest now: NAME (pid P) N MiB')" \
             has_re "$ERR" 'largest now: [^ ]+ \(pid [0-9]+\) [0-9.]+ MiB'
         expect "pidone runs on" alive "$PIDONE"
