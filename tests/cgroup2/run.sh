@@ -165,6 +165,7 @@ boot() {
     vm "$ACCEL" "$WORK/initramfs.cpio" "$CONSOLE"
     local args=("${VM_ARGS[@]}")
     say "booting: qemu-system-x86_64 $(shown "${args[@]}")"
+    : >"$CONSOLE"
     local t0=$SECONDS
     timeout "$VM_TIMEOUT" qemu-system-x86_64 "${args[@]}" </dev/null >"$WORK/qemu.log" 2>&1 &
     QEMU_PID=$!
