@@ -17,6 +17,9 @@
 //! workload segv-once DIR             die of SEGV the first time, then record as "child"
 //! workload orphans N [REAPER]        leave N orphans that exit at once, then wait until
 //!                                    REAPER (default: our parent) has reaped them all
+//! workload forks N DIR               try to fork N children that sleep until killed,
+//!                                    write how many forks failed to DIR/forks.failed
+//!                                    (a pids.max reached), then record as "child"
 //! ```
 //! Each mode writes `DIR/ROLE.pid` and then `DIR/ROLE.ready` once it is set up.
 
@@ -64,13 +67,17 @@ fn main() {
             arg(1).parse().unwrap_or_else(|_| usage()),
             args.get(2).and_then(|r| r.parse().ok()),
         ),
+        "forks" => forks(
+            arg(1).parse().unwrap_or_else(|_| usage()),
+            Path::new(arg(2)),
+        ),
         _ => usage(),
     }
 }
 
 fn usage() -> ! {
     die(
-        "usage: workload exit CODE | raise SIGNAL | record DIR [--grandchild] | stubborn DIR | named DIR ROLE | lines N TAG | leave DIR | daemon DIR [CODE] | segv-once DIR | orphans N [REAPER]",
+        "usage: workload exit CODE | raise SIGNAL | record DIR [--grandchild] | stubborn DIR | named DIR ROLE | lines N TAG | leave DIR | daemon DIR [CODE] | segv-once DIR | orphans N [REAPER] | forks N DIR",
     )
 }
 
@@ -221,6 +228,25 @@ fn orphans(n: usize, reaper: Option<i32>) -> ! {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// Tries `n` forks and goes on when they fail, as a pre-forking server does at
+/// pids.max; the children sleep until a signal kills them.
+fn forks(n: usize, dir: &Path) -> ! {
+    let mut failed = 0;
+    for _ in 0..n {
+        // SAFETY: single-threaded; the child only calls pause until it is killed.
+        match unsafe { libc::fork() } {
+            0 => loop {
+                // SAFETY: pause has no arguments and touches no memory.
+                unsafe { libc::pause() };
+            },
+            -1 => failed += 1,
+            _ => {}
+        }
+    }
+    fs::write(dir.join("forks.failed"), failed.to_string()).unwrap_or_else(|e| die(&e.to_string()));
+    record(dir, "child", false)
 }
 
 /// Processes in /proc whose parent is `parent`, apart from ourselves.
