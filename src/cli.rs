@@ -3,6 +3,7 @@
 //! that pidone can replace either binary. Everything after the command belongs
 //! to the command, even `-v` or `--help`.
 
+use crate::diagnose::TerminationLog;
 use crate::error::Error;
 use crate::procfile;
 use crate::signals::{self, Rewrites};
@@ -42,6 +43,8 @@ pub struct Config {
     pub procfile: Option<Vec<procfile::Service>>,
     /// `--prefix`: relay the services' output, each line prefixed with its name.
     pub prefix: bool,
+    /// Kubernetes' termination message file (`None`: off).
+    pub termination_log: Option<PathBuf>,
 }
 
 /// When pidone starts the workload again.
@@ -101,7 +104,7 @@ Environment (each option has a PIDONE_ variable; booleans take 1/0, true/false, 
   PIDONE_RESTART,
   PIDONE_RESTART_DELAY, PIDONE_RESTART_MAX_DELAY, PIDONE_MAX_RESTARTS,
   PIDONE_RESTART_SIGNAL, PIDONE_PIDFILE, PIDONE_OOM_SCORE_ADJ, PIDONE_PROCFILE,
-  PIDONE_PREFIX
+  PIDONE_PREFIX, PIDONE_TERMINATION_LOG
   TINI_SUBREAPER, TINI_KILL_PROCESS_GROUP   as tini: set (even empty) is on; 0/false/no/off is off
   TINI_VERBOSITY=N                           as tini: 0 errors, 1 warnings (default) .. 4
   DUMB_INIT_SETSID=0                         as dumb-init: same as --single-child (0/false/no/off)
@@ -265,6 +268,12 @@ struct Args {
     #[arg(long, env = "PIDONE_PREFIX", value_parser = flag!(), num_args = 0, default_missing_value = "true", default_value = "false")]
     prefix: bool,
 
+    /// Write pidone's one-line explanation (a death, a limit event, the exit) to
+    /// PATH when it exists and is writable, for Kubernetes; `none` turns it off
+    /// [default: /dev/termination-log]
+    #[arg(long, value_name = "PATH", env = "PIDONE_TERMINATION_LOG")]
+    termination_log: Option<PathBuf>,
+
     /// The program to run and its arguments
     #[arg(value_name = "COMMAND", trailing_var_arg = true)]
     command: Vec<OsString>,
@@ -284,7 +293,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Config, Error>
 /// Every environment variable that sets an option (a unit test checks the list
 /// against clap's). Exact names: `TINI_VERSION`, set in many images that
 /// install tini, is nobody's option.
-const VARIABLES: [&str; 26] = [
+const VARIABLES: [&str; 27] = [
     "PIDONE_SUBREAPER",
     "PIDONE_PDEATHSIG",
     "PIDONE_VERBOSITY",
@@ -307,6 +316,7 @@ const VARIABLES: [&str; 26] = [
     "PIDONE_OOM_SCORE_ADJ",
     "PIDONE_PROCFILE",
     "PIDONE_PREFIX",
+    "PIDONE_TERMINATION_LOG",
     "TINI_SUBREAPER",
     "TINI_VERBOSITY",
     "TINI_KILL_PROCESS_GROUP",
@@ -381,6 +391,7 @@ impl Config {
             oom_score_adj: None,
             procfile: None,
             prefix: false,
+            termination_log: Some(TerminationLog::default_path()),
         }
     }
 }
@@ -455,6 +466,11 @@ fn parse_options(args: Vec<OsString>) -> Result<Config, Error> {
         oom_score_adj: args.oom_score_adj,
         procfile,
         prefix: args.prefix,
+        termination_log: match args.termination_log {
+            Some(path) if path.as_os_str() == "none" => None,
+            Some(path) => Some(path),
+            None => Some(TerminationLog::default_path()),
+        },
     })
 }
 

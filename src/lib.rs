@@ -35,7 +35,7 @@ use log::info;
 use nix::unistd::getpid;
 use signals::SignalSet;
 use std::os::fd::AsRawFd;
-use supervisor::{Launch, Mode, Policy, Service, Supervisor};
+use supervisor::{Label, Launch, Mode, Policy, Service, Supervisor};
 
 /// Blocks every catchable signal and puts every disposition back to the
 /// default. `main` calls this before anything else, so a signal sent to pidone
@@ -82,16 +82,23 @@ pub fn run(config: Config, signals: SignalSet) -> Result<i32, Error> {
         stdio: None,
     };
     let several = config.procfile.is_some();
-    let specs: Vec<(Option<String>, Vec<std::ffi::OsString>)> = match config.procfile {
+    let specs: Vec<(Option<Label>, Vec<std::ffi::OsString>)> = match config.procfile {
         Some(services) => services
             .into_iter()
-            .map(|s| (Some(s.name), s.command))
+            .map(|s| {
+                let label = Label {
+                    name: s.name,
+                    line: s.line,
+                };
+                (Some(label), s.command)
+            })
             .collect(),
         None => vec![(None, config.command)],
     };
-    let mut relay = config
-        .prefix
-        .then(|| relay::Relay::new(specs.iter().map(|(n, _)| n.as_deref().unwrap_or(""))));
+    let names = specs
+        .iter()
+        .map(|(l, _)| l.as_ref().map_or("", |l| l.name.as_str()));
+    let mut relay = config.prefix.then(|| relay::Relay::new(names));
     let mut services = Vec::with_capacity(specs.len());
     for (i, (name, command)) in specs.into_iter().enumerate() {
         // One controlling terminal has one session: the first service's.
@@ -121,7 +128,8 @@ pub fn run(config: Config, signals: SignalSet) -> Result<i32, Error> {
             Ok(pid) => Service::new(name, launch, pid),
             // One service of several that cannot start is a service that ended.
             Err(e @ (Error::Exec { .. } | Error::Fork(_))) if several => {
-                log::error!("the service '{}': {e}", name.as_deref().unwrap_or(""));
+                let shown = name.as_ref().map_or("", |l| l.name.as_str());
+                log::error!("the service '{shown}': {e}");
                 Service::failed(name, launch, (e.exit_code() & 0xff) << 8)
             }
             Err(e) => return Err(e),
@@ -151,6 +159,7 @@ pub fn run(config: Config, signals: SignalSet) -> Result<i32, Error> {
         warn_on_reap: config.warn_on_reap,
         restart: config.restart,
         pidfile: config.pidfile,
+        termination_log: config.termination_log,
     };
     let code = Supervisor::new(mode, policy, signals, services, relay).run()?;
     Ok(reap::expected(code, &config.expect_exit))

@@ -248,7 +248,8 @@ fn pidone_keeps_no_inherited_descriptor_nor_working_directory() {
         fs::read_link(format!("/proc/{child}/fd/7")).is_ok(),
         "the workload inherits fd 7"
     );
-    // Beyond 0, 1 and 2, pidone holds only its memory cgroup's counter files.
+    // Beyond 0, 1 and 2, pidone holds only its cgroups' files and what it
+    // watches them with (inotify on v2; an eventfd and a signalfd on v1).
     wait_for("pidone to let go of fd 7 and its cwd", || {
         let inherited = fs::read_dir(format!("/proc/{pid}/fd"))
             .unwrap()
@@ -262,7 +263,10 @@ fn pidone_keeps_no_inherited_descriptor_nor_working_directory() {
                     .unwrap()
                     > 2
             })
-            .filter(|fd| !fs::read_link(fd).unwrap().starts_with("/sys/fs/cgroup"))
+            .filter(|fd| {
+                let to = fs::read_link(fd).unwrap();
+                !to.starts_with("/sys/fs/cgroup") && !to.starts_with("anon_inode:")
+            })
             .count();
         inherited == 0
             && fs::read_link(format!("/proc/{pid}/cwd")).unwrap() == std::path::Path::new("/")

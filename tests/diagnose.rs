@@ -321,9 +321,17 @@ fn an_oom_kill_in_a_small_memory_cgroup_is_named() {
         "the hog should be killed by the OOM killer: {}",
         out.stderr
     );
+    // The event line first, as the kernel notified it (v1: before the kill),
+    // then the death line.
     let warnings = lines_at(&out.stderr, "warning");
-    assert_eq!(warnings.len(), 1, "{}", out.stderr);
-    let rest = death_line(warnings[0], "warning", &format!("{hog} --on-usr1"));
+    assert_eq!(warnings.len(), 2, "{}", out.stderr);
+    assert!(
+        warnings[0].contains(": the container ran out of memory: the kernel OOM killer is at work (memory.oom_control, oom_kill 0 → ")
+            && warnings[0].contains(" of 32.0 MiB)"),
+        "{}",
+        warnings[0]
+    );
+    let rest = death_line(warnings[1], "warning", &format!("{hog} --on-usr1"));
     let (_, cause) = pid_and_cause(rest);
     let expected = format!(
         ": killed by the kernel OOM killer (oom_kill 0 → 1 in memory cgroup {})",
@@ -332,7 +340,7 @@ fn an_oom_kill_in_a_small_memory_cgroup_is_named() {
     assert!(
         cause.ends_with(&expected),
         "expected {expected:?}: {}",
-        warnings[0]
+        warnings[1]
     );
 }
 

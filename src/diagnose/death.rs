@@ -4,7 +4,7 @@
 //! Pure: the supervisor gathers the facts in a `Death` and logs what comes back.
 
 use super::counters::MemoryCounters;
-use super::text::{duration, quote, timestamp};
+use super::text::{duration, one_line, quote, short, timestamp};
 use log::Level;
 use std::ffi::OsString;
 use std::fmt::Write as _;
@@ -14,6 +14,8 @@ use std::time::{Duration, SystemTime};
 #[derive(Clone, Copy, Debug)]
 pub struct Death<'a> {
     pub command: &'a [OsString],
+    /// A Procfile service: its name and its command as written there.
+    pub service: Option<(&'a str, &'a str)>,
     pub pid: i32,
     pub ran: Duration,
     /// The raw wait status.
@@ -98,11 +100,22 @@ pub fn death_at(report: &Death, now: SystemTime) -> Option<(Level, String)> {
             None => (Level::Info, "ended", cause),
         }
     };
+    let who = match report.service {
+        Some((name, line)) => format!(
+            "the service '{}' ({}, pid {})",
+            one_line(name),
+            short(&one_line(line)),
+            report.pid
+        ),
+        None => format!(
+            "the workload '{}' (pid {})",
+            quote(report.command),
+            report.pid
+        ),
+    };
     let line = format!(
-        "{}: the workload '{}' (pid {}) {verb} after {}: {cause}",
+        "{}: {who} {verb} after {}: {cause}",
         timestamp(now),
-        quote(report.command),
-        report.pid,
         duration(report.ran),
     );
     Some((level, line))
@@ -153,6 +166,7 @@ mod tests {
         let command = [OsString::from("php-fpm"), OsString::from("-F")];
         let death = Death {
             command: &command,
+            service: None,
             pid: 7,
             ran: Duration::from_millis(3200),
             status,

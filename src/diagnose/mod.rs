@@ -11,6 +11,8 @@
 //! - `counters`: the OOM counters of that memory cgroup, read before the workload
 //!   starts and again when it dies.
 //! - `death`: the death line, from the wait status and those counters.
+//! - `events`: limit events as they happen (memory and pids cgroups, through
+//!   inotify on v2 and an eventfd on v1), one line each.
 //! - `fork`: the limit a failed fork most likely hit (RLIMIT_NPROC, pids, memory).
 //! - `top`: the largest processes of a cgroup, by RSS or by tasks, for a limit
 //!   event's line.
@@ -20,6 +22,7 @@
 mod cgroup;
 mod counters;
 mod death;
+mod events;
 mod fork;
 pub mod termination;
 mod text;
@@ -28,6 +31,7 @@ pub mod top;
 pub use cgroup::Cgroup;
 pub use counters::MemoryCounters;
 pub use death::{Death, death, death_at};
+pub use events::Limits;
 pub use fork::fork_limits;
 pub use termination::TerminationLog;
 pub use text::{duration, timestamp};

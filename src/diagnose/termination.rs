@@ -65,6 +65,11 @@ impl TerminationLog {
         }
     }
 
+    /// Whether it is on at all.
+    pub fn wanted(&self) -> bool {
+        self.path.is_some()
+    }
+
     /// Whether a line was written yet (the exit explanation is written only when no
     /// death line or limit event was).
     pub fn written(&self) -> bool {

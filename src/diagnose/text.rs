@@ -50,15 +50,19 @@ pub fn duration(d: Duration) -> String {
 
 /// The command as one short line: arguments joined by spaces, at most 80 characters.
 pub(super) fn quote(command: &[OsString]) -> String {
-    const MAX: usize = 80;
     let joined = command
         .iter()
         .map(|a| a.to_string_lossy())
         .collect::<Vec<_>>()
         .join(" ");
-    let line = one_line(&joined);
+    short(&one_line(&joined))
+}
+
+/// At most 80 characters, the last one `…` when it was longer.
+pub(super) fn short(line: &str) -> String {
+    const MAX: usize = 80;
     if line.chars().count() <= MAX {
-        return line;
+        return line.to_owned();
     }
     let mut short: String = line.chars().take(MAX - 1).collect();
     short.push('…');

@@ -9,10 +9,10 @@ mod decide;
 mod service;
 
 pub use decide::{Action, decide, is_terminal_stop};
-pub use service::{Launch, Main, Service, State};
+pub use service::{Label, Launch, Main, Service, State};
 
 use crate::cli::Restart;
-use crate::diagnose::{self, Death, MemoryCounters};
+use crate::diagnose::{self, Death, Limits, MemoryCounters, TerminationLog};
 use crate::error::Error;
 use crate::relay::Relay;
 use crate::restart::{self, Context, Next};
@@ -24,7 +24,7 @@ use log::{Level, debug, error, info, log, log_enabled, warn};
 use nix::unistd::Pid;
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// How pidone and its child are set up.
 #[derive(Clone, Copy, Debug)]
@@ -58,6 +58,8 @@ pub struct Policy {
     pub warn_on_reap: bool,
     pub restart: Restart,
     pub pidfile: Option<PathBuf>,
+    /// Kubernetes' termination message file; `None`: off.
+    pub termination_log: Option<PathBuf>,
 }
 
 impl Policy {
@@ -121,7 +123,19 @@ pub struct Supervisor {
     none_left: bool,
     /// `--prefix`: the services' output, line by line.
     relay: Option<Relay>,
+    /// The memory and pids cgroups' events, watched from the first wakeup on.
+    limits: Watch,
+    termination: TerminationLog,
     report: Report,
+}
+
+/// Whether the limits are watched.
+enum Watch {
+    /// Not yet: set up at the first wakeup, not on the start path.
+    NotYet,
+    On(Limits),
+    /// Nothing to watch here.
+    Off,
 }
 
 impl Supervisor {
@@ -144,8 +158,11 @@ impl Supervisor {
             first_end: None,
             none_left: false,
             relay,
+            limits: Watch::NotYet,
+            termination: TerminationLog::new(None),
             report: Report::default(),
         };
+        supervisor.termination = TerminationLog::new(supervisor.policy.termination_log.take());
         for i in 0..supervisor.services.len() {
             if let (State::Ended, Some(status)) =
                 (&supervisor.services[i].state, supervisor.services[i].status)
@@ -175,15 +192,16 @@ impl Supervisor {
                 Event::Signal(sig) => self.on_signal(sig),
                 Event::Ready => {
                     self.pump();
+                    self.check_limits();
                     None
                 }
                 Event::Timeout => self.on_deadline(),
             };
             let done = done.or_else(|| self.settle());
-            self.take_baseline();
             if let Some(code) = done {
                 return Ok(self.exit(code));
             }
+            self.take_baseline();
         }
     }
 
@@ -206,12 +224,30 @@ impl Supervisor {
     fn deadline(&self) -> Option<Instant> {
         let services = self.services.iter().filter_map(Service::deadline);
         let relay = self.relay.as_ref().and_then(Relay::deadline);
+        let limits = match &self.limits {
+            Watch::On(limits) => limits.deadline(),
+            _ => None,
+        };
+        let others = relay.into_iter().chain(limits);
         self.phase
             .deadline()
             .into_iter()
             .chain(services)
-            .chain(relay)
+            .chain(others)
             .min()
+    }
+
+    /// Tells every limit event that is due: one warning line each, also the
+    /// termination message, at once (a later kill may take pidone too).
+    fn check_limits(&mut self) {
+        let Watch::On(limits) = &mut self.limits else {
+            return;
+        };
+        for line in limits.check(Instant::now()) {
+            let line = format!("{}: {line}", diagnose::timestamp(SystemTime::now()));
+            warn!("{line}");
+            self.termination.write(&line);
+        }
     }
 
     fn running(&self) -> impl Iterator<Item = &Service> {
@@ -334,6 +370,11 @@ impl Supervisor {
 
     fn on_deadline(&mut self) -> Option<i32> {
         let now = Instant::now();
+        if let Watch::On(limits) = &self.limits
+            && limits.deadline().is_some_and(|d| d <= now)
+        {
+            self.check_limits();
+        }
         if self
             .relay
             .as_ref()
@@ -596,8 +637,12 @@ impl Supervisor {
         self.phase = self.stopping(Some(grace));
     }
 
-    /// Reads the running services' OOM counters if they are still to be read.
+    /// At the first wakeup: starts watching the limits. Then, and after each
+    /// start: reads the running services' OOM counters if they are still to be read.
     fn take_baseline(&mut self) {
+        if let Watch::NotYet = self.limits {
+            self.limits = Limits::watch(&mut self.wait).map_or(Watch::Off, Watch::On);
+        }
         let mut read: Option<MemoryCounters> = None;
         for service in &mut self.services {
             if let Some(main) = service.main_mut().filter(|m| m.memory.is_none()) {
@@ -607,7 +652,7 @@ impl Supervisor {
     }
 
     /// The line on a death nobody asked for (or a non-zero exit, at info level).
-    fn tell_death(&self, i: usize, main: &Main, status: c_int) {
+    fn tell_death(&mut self, i: usize, main: &Main, status: c_int) {
         let unread = MemoryCounters::default();
         let (before, after) = match &main.memory {
             Some(before) => (before, before.again()),
@@ -618,8 +663,10 @@ impl Supervisor {
             None => (&unread, MemoryCounters::default()),
         };
         let service = &self.services[i];
+        let label = service.label.as_ref();
         let death = Death {
             command: &service.launch.command,
+            service: label.map(|l| (l.name.as_str(), l.line.as_str())),
             pid: main.pid.as_raw(),
             ran: main.started.elapsed(),
             status,
@@ -628,7 +675,10 @@ impl Supervisor {
             after: &after,
         };
         match diagnose::death(&death) {
-            Some((level, line)) => log::log!(level, "{line}"),
+            Some((level, line)) => {
+                log::log!(level, "{line}");
+                self.termination.write(&line);
+            }
             None => debug!(
                 "{} (pid {}) ended: status {}",
                 service.title(),
@@ -726,8 +776,8 @@ impl Supervisor {
             }
             Err(e) => {
                 // As if the service had exited with the status pidone would exit with.
-                match &service.name {
-                    Some(name) => error!("the service '{name}': {e}"),
+                match &service.label {
+                    Some(label) => error!("the service '{}': {e}", label.name),
                     None => error!("{e}"),
                 }
                 service.restarts += 1;
@@ -755,12 +805,14 @@ impl Supervisor {
         }
     }
 
-    /// One line on how it ended: at info level, or warning when KILL was needed.
-    /// Not even formatted when the level is off (the default, for an exit).
-    fn explain(&self, code: i32) {
+    /// One line on how it ended: at info level, or warning when KILL was needed;
+    /// the termination message too, when no death line or limit event was
+    /// written there. Not even formatted when neither wants it (the default).
+    fn explain(&mut self, code: i32) {
         let Report { termed, killed, .. } = self.report;
         let level = if killed > 0 { Level::Warn } else { Level::Info };
-        if !log_enabled!(level) {
+        let tell = !self.termination.written() && self.termination.wanted();
+        if !log_enabled!(level) && !tell {
             return;
         }
         let (title, status) = match self.first_end {
@@ -790,10 +842,14 @@ impl Supervisor {
             0 => String::new(),
             n => format!(" after {n} restart(s)"),
         };
-        log!(
-            level,
+        let line = format!(
             "exiting with status {code}: {main}{restarts}{cause}; {termed} leftover process(es) got TERM, {killed} process(es) needed KILL"
         );
+        log!(level, "{line}");
+        if tell {
+            let stamped = format!("{}: {line}", diagnose::timestamp(SystemTime::now()));
+            self.termination.write(&stamped);
+        }
     }
 }
 

@@ -85,9 +85,16 @@ pub enum State {
     Ended,
 }
 
+/// A Procfile service's name and its command as written there.
+#[derive(Clone, Debug)]
+pub struct Label {
+    pub name: String,
+    pub line: String,
+}
+
 pub struct Service {
-    /// The Procfile's name; `None` for the single workload.
-    pub name: Option<String>,
+    /// `None` for the single workload.
+    pub label: Option<Label>,
     pub launch: Launch,
     pub state: State,
     /// The wait status of its last main process.
@@ -101,10 +108,10 @@ pub struct Service {
 }
 
 impl Service {
-    pub fn new(name: Option<String>, launch: Launch, pid: Pid) -> Self {
+    pub fn new(label: Option<Label>, launch: Launch, pid: Pid) -> Self {
         let group = launch.setup.session;
         Service {
-            name,
+            label,
             launch,
             state: State::Running(Main::new(pid, group, false, None)),
             status: None,
@@ -115,9 +122,9 @@ impl Service {
     }
 
     /// A service that could not be started: as if it had ended with `status`.
-    pub fn failed(name: Option<String>, launch: Launch, status: c_int) -> Self {
+    pub fn failed(label: Option<Label>, launch: Launch, status: c_int) -> Self {
         Service {
-            name,
+            label,
             launch,
             state: State::Ended,
             status: Some(status),
@@ -153,8 +160,8 @@ impl Service {
 
     /// `the workload 'cmd'` or `the service 'web'`, for log lines.
     pub fn title(&self) -> String {
-        match &self.name {
-            Some(name) => format!("the service '{name}'"),
+        match &self.label {
+            Some(label) => format!("the service '{}'", label.name),
             None => "the workload".to_string(),
         }
     }
