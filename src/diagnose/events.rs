@@ -271,73 +271,165 @@ fn describe(
         read(usage).unwrap_or_default(),
         read(limit).unwrap_or_default(),
     );
+    let processes = top::processes(dir);
+    let top = match kind {
+        Kind::Pids => top::most_tasks(&processes, 3),
+        _ => top::largest(&processes, 3),
+    };
+    line(kind, before, after, &used, &max, &top)
+}
+
+/// The words of the line (pure): `used` and `max` as the cgroup files say them.
+fn line(kind: Kind, before: u64, after: u64, used: &str, max: &str, top: &str) -> String {
     let size = |text: &str| match text.parse::<u64>() {
         Ok(n) if n < 1 << 62 => bytes(n),
         Ok(_) => "no limit".into(),
         Err(_) => text.to_owned(),
     };
-    let memory = || format!("memory {} of {}", size(&used), size(&max));
-    let largest = || {
-        let top = top::largest(&top::processes(dir), 3);
+    let memory = format!("memory {} of {}", size(used), size(max));
+    let listed = |head: &str| {
         if top.is_empty() {
             String::new()
         } else {
-            format!("; largest now: {top}")
+            format!("; {head}: {top}")
         }
     };
-    let n = after - before;
-    let times = |n: u64| {
-        if n == 1 {
-            "once".to_string()
-        } else {
-            format!("{n} times")
-        }
+    let n = after.saturating_sub(before);
+    let times = if n == 1 {
+        "once".to_string()
+    } else {
+        format!("{n} times")
     };
     match kind {
         Kind::OomKill => format!(
-            "the kernel OOM killer killed {} in the container (oom_kill {before} → {after}; {}){}",
+            "the kernel OOM killer killed {} in the container (oom_kill {before} → {after}; {memory}){}",
             if n == 1 {
                 "a process".to_string()
             } else {
                 format!("{n} processes")
             },
-            memory(),
-            largest()
+            listed("largest now")
         ),
         Kind::UnderOom => format!(
-            "the container ran out of memory: the kernel OOM killer is at work (memory.oom_control, oom_kill {before} → {after}; {}){}",
-            memory(),
-            largest()
+            "the container ran out of memory: the kernel OOM killer is at work (memory.oom_control, oom_kill {before} → {after}; {memory}){}",
+            listed("largest now")
         ),
         Kind::Oom => format!(
-            "the container ran out of memory {} (memory.events oom {before} → {after}; {}){}",
-            times(n),
-            memory(),
-            largest()
+            "the container ran out of memory {times} (memory.events oom {before} → {after}; {memory}){}",
+            listed("largest now")
         ),
         Kind::Max => format!(
-            "memory.max reached {}: the kernel reclaimed memory to stay under it (memory.events max {before} → {after}; {}){}",
-            times(n),
-            memory(),
-            largest()
+            "memory.max reached {times}: the kernel reclaimed memory to stay under it (memory.events max {before} → {after}; {memory}){}",
+            listed("largest now")
         ),
         Kind::High => format!(
-            "memory.high exceeded {}: the container is throttled (memory.events high {before} → {after}; {}){}",
-            times(n),
-            memory(),
-            largest()
+            "memory.high exceeded {times}: the container is throttled (memory.events high {before} → {after}; {memory}){}",
+            listed("largest now")
         ),
-        Kind::Pids => {
-            let top = top::most_tasks(&top::processes(dir), 3);
-            let most = if top.is_empty() {
-                String::new()
-            } else {
-                format!("; most tasks: {top}")
-            };
-            format!(
-                "pids.max reached: {n} fork{} failed in the container (pids.events max {before} → {after}, pids.current {used} of {max}){most}",
-                if n == 1 { "" } else { "s" }
-            )
+        Kind::Pids => format!(
+            "pids.max reached: {n} fork{} failed in the container (pids.events max {before} → {after}, pids.current {used} of {max}){}",
+            if n == 1 { "" } else { "s" },
+            listed("most tasks")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_read_like_the_issue_says() {
+        assert_eq!(
+            line(
+                Kind::Pids,
+                0,
+                3,
+                "100",
+                "100",
+                "php-fpm (pid 7) 92, node (pid 12) 6"
+            ),
+            "pids.max reached: 3 forks failed in the container (pids.events max 0 → 3, pids.current 100 of 100); most tasks: php-fpm (pid 7) 92, node (pid 12) 6"
+        );
+        assert_eq!(
+            line(
+                Kind::OomKill,
+                0,
+                1,
+                "535822336",
+                "536870912",
+                "node (pid 12) 380.0 MiB"
+            ),
+            "the kernel OOM killer killed a process in the container (oom_kill 0 → 1; memory 511.0 MiB of 512.0 MiB); largest now: node (pid 12) 380.0 MiB"
+        );
+        assert!(line(Kind::OomKill, 1, 4, "1", "max", "").contains("killed 3 processes"));
+        assert!(line(Kind::OomKill, 1, 4, "1", "max", "").contains("of max)"));
+        assert!(line(Kind::Max, 2, 3, "1024", "9223372036854771712", "").contains("reached once"));
+        assert!(line(Kind::Max, 2, 3, "1024", "9223372036854771712", "").contains("of no limit"));
+        assert!(
+            line(Kind::High, 0, 190, "1", "2", "").starts_with("memory.high exceeded 190 times")
+        );
+        assert!(line(Kind::Pids, 5, 6, "4", "4", "").contains("1 fork failed"));
+    }
+
+    /// A watched "events" file that the test rewrites, and a notify descriptor
+    /// with nothing to read.
+    fn watched(dir: &std::path::Path, text: &str) -> Limits {
+        let path = dir.join("pids.events");
+        fs::write(&path, text).unwrap();
+        // SAFETY: eventfd returns a new descriptor or -1 (checked below).
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        assert!(fd >= 0);
+        Limits {
+            watched: vec![Watched {
+                file: fs::File::open(&path).unwrap(),
+                dir: dir.to_path_buf(),
+                usage: ("pids.current", "pids.max"),
+                counters: vec![Counter {
+                    kind: Kind::Pids,
+                    told: 0,
+                    told_at: None,
+                    held: false,
+                }],
+            }],
+            // SAFETY: the descriptor was just returned to us.
+            notify: unsafe { OwnedFd::from_raw_fd(fd) },
+            v1: false,
         }
+    }
+
+    #[test]
+    fn a_storm_gives_one_line_a_second_with_the_totals() {
+        let dir = std::env::temp_dir().join(format!("pidone-events-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("pids.current"), "8\n").unwrap();
+        fs::write(dir.join("pids.max"), "8\n").unwrap();
+        let mut limits = watched(&dir, "max 0\n");
+        let t = Instant::now();
+        assert!(limits.check(t).is_empty(), "nothing moved");
+        fs::write(dir.join("pids.events"), "max 2\n").unwrap();
+        let first = limits.check(t);
+        assert_eq!(first.len(), 1);
+        assert!(first[0].contains("2 forks failed") && first[0].contains("max 0 → 2"));
+        fs::write(dir.join("pids.events"), "max 5\n").unwrap();
+        assert!(
+            limits.check(t + Duration::from_millis(300)).is_empty(),
+            "held"
+        );
+        fs::write(dir.join("pids.events"), "max 9\n").unwrap();
+        assert!(
+            limits.check(t + Duration::from_millis(600)).is_empty(),
+            "held"
+        );
+        assert_eq!(limits.deadline(), Some(t + EVERY));
+        let later = limits.check(t + EVERY);
+        assert_eq!(later.len(), 1);
+        assert!(
+            later[0].contains("7 forks failed") && later[0].contains("max 2 → 9"),
+            "{}",
+            later[0]
+        );
+        assert_eq!(limits.deadline(), None);
+        let _ = fs::remove_dir_all(&dir);
     }
 }
