@@ -63,12 +63,16 @@ impl Prepared {
     }
 }
 
-/// Standard descriptors for a child.
+/// What a child gets before its exec: standard descriptors, and whether it
+/// dies with the bench (PR_SET_PDEATHSIG: a bench killed or aborted leaves no
+/// init, nor its PID namespace, behind). The start+exit phase does without it,
+/// so that its timings stay those of the bare clone and exec.
 #[derive(Clone, Copy)]
 pub struct Stdio3 {
     pub stdin: RawFd,
     pub stdout: RawFd,
     pub stderr: RawFd,
+    pub die_with_bench: bool,
 }
 
 /// Starts `cmd` (as PID 1 of a new PID namespace with `newpid`); returns its pid
@@ -90,11 +94,14 @@ pub fn spawn(
         return Err(io::Error::last_os_error());
     }
     if pid == 0 {
-        // SAFETY: dup2, signal, sigprocmask, execve and _exit are async-signal-safe.
+        // SAFETY: dup2, prctl, signal, sigprocmask, execve and _exit are async-signal-safe.
         unsafe {
             libc::dup2(fds.stdin, 0);
             libc::dup2(fds.stdout, 1);
             libc::dup2(fds.stderr, 2);
+            if fds.die_with_bench {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            }
             // Rust ignores SIGPIPE, and an ignored signal stays ignored across exec.
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
             let mut empty: libc::sigset_t = std::mem::zeroed();
@@ -132,11 +139,7 @@ pub fn wait_or_kill(pid: libc::pid_t, timeout: Duration) -> Option<i32> {
             return Some(status);
         }
         if r < 0 || Instant::now() > deadline {
-            // SAFETY: kill and waitpid on our own, unreaped child.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-                libc::waitpid(pid, &mut status, 0);
-            }
+            kill_and_reap(pid);
             return None;
         }
         sleep(Duration::from_millis(1));
@@ -227,6 +230,7 @@ impl<'a> Running<'a> {
             stdin: in_r.as_raw_fd(),
             stdout: out_w.as_raw_fd(),
             stderr: null.as_raw_fd(),
+            die_with_bench: true,
         };
         let pid = spawn(&cmd, &program, true, fds)
             .map_err(|e| format!("cannot start {} in a new PID namespace: {e}", init.name))?;
@@ -277,13 +281,35 @@ impl<'a> Running<'a> {
             let _ = self.signal(libc::SIGTERM);
         }
         self.input.take();
-        match wait_or_kill(self.pid, Duration::from_secs(30)) {
+        let pid = std::mem::replace(&mut self.pid, 0);
+        match wait_or_kill(pid, Duration::from_secs(30)) {
             Some(_) => Ok(()),
             None => Err(format!(
                 "{} did not exit within 30 s: killed",
                 self.init.name
             )),
         }
+    }
+}
+
+/// An init not stopped (a phase failed half-way) is killed with its whole PID
+/// namespace, and reaped.
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        if self.pid > 0 {
+            kill_and_reap(self.pid);
+        }
+    }
+}
+
+/// SIGKILL to our own unreaped child, then its reap: as the PID 1 of a
+/// namespace, everything in that namespace dies with it.
+pub fn kill_and_reap(pid: libc::pid_t) {
+    let mut status = 0;
+    // SAFETY: kill and waitpid on our own, unreaped child.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        libc::waitpid(pid, &mut status, 0);
     }
 }
 

@@ -21,6 +21,7 @@ pub fn bench(opts: &Options, inits: &[Init]) -> Result<Vec<Figure>, String> {
         stdin: null.as_raw_fd(),
         stdout: null.as_raw_fd(),
         stderr: null.as_raw_fd(),
+        die_with_bench: false,
     };
     let true_args = vec!["/bin/true".to_string()];
     let cmds: Vec<(Prepared, CString)> = inits
