@@ -192,7 +192,7 @@ pub fn print_figure(f: &Figure, direct_ratio: bool) -> String {
 }
 
 /// One row per figure, one column per init (medians), and pidone ÷ best peer.
-pub fn summary(figures: &[Figure], names: &[&'static str]) -> String {
+pub fn summary(figures: &[&Figure], names: &[&'static str]) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "| figure | {} | pidone ÷ best peer |", names.join(" | "));
     let _ = writeln!(s, "|---|{}---|", "---|".repeat(names.len()));

@@ -34,7 +34,7 @@ const MEMORY_ROUNDS: usize = 7;
 
 pub fn bench(opts: &Options, inits: &[Init]) -> Result<Vec<Figure>, String> {
     eprintln!(
-        "[2/7] memory ({MEMORY_ROUNDS} starts) and [3/7] idle wakeups: every init as PID 1 over a \
+        "[2/8] memory ({MEMORY_ROUNDS} starts) and [3/8] idle wakeups: every init as PID 1 over a \
          sleeping workload, {} s window",
         opts.idle.as_secs()
     );

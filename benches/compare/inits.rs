@@ -12,7 +12,7 @@ pub const PEERS: [&str; 4] = ["tini", "tini-static", "dumb-init", "catatonit"];
 /// Whether `name` is a peer, a figure's contender for "best" (not pidone, not
 /// an `--also` build, not direct).
 pub fn is_peer(name: &str) -> bool {
-    PEERS.contains(&name)
+    PEERS.contains(&name) || crate::supervisors::PEERS.contains(&name)
 }
 
 /// One init under test, or the workload alone (`direct`).

@@ -20,10 +20,10 @@ pub fn bench(inits: &[Init], dir: &Path) -> Result<Vec<Figure>, String> {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        eprintln!("[7/7] instructions: valgrind is missing, skipped (apt-get install valgrind)");
+        eprintln!("[7/8] instructions: valgrind is missing, skipped (apt-get install valgrind)");
         return Ok(vec![]);
     }
-    eprintln!("[7/7] instructions: INIT -- /bin/true under callgrind (init process only)");
+    eprintln!("[7/8] instructions: INIT -- /bin/true under callgrind (init process only)");
     for init in inits {
         let out = dir.join(format!("callgrind.{}", init.name));
         let _ = fs::remove_file(&out);

@@ -39,10 +39,14 @@
 //! - `zombies`: the zombie storm (orphans reaped).
 //! - `signals`: signal latency and signal storms through the init.
 //! - `instructions`: instructions of `INIT -- /bin/true` under callgrind.
+//! - `supervisors`: pidone `--procfile` against supervisord, s6, runit and
+//!   honcho, over three services (its own folder).
 //! - `json`: the results file and the change against the previous one.
 //! - `report`: what the run says about itself (date, machine, versions) and the output.
 //! - `cgroup`: the bench's own cpu cgroup.
 
+#[path = "../../examples/bench_lines.rs"]
+mod bench_lines;
 #[path = "../../examples/bench_orphans.rs"]
 mod bench_orphans;
 #[path = "../../examples/bench_receiver.rs"]
@@ -60,6 +64,7 @@ mod process;
 mod report;
 mod signals;
 mod start;
+mod supervisors;
 mod zombies;
 
 use options::Options;
@@ -75,6 +80,7 @@ fn main() {
         Ok("bench_sleeper") => return bench_sleeper::main(),
         Ok("bench_receiver") => return bench_receiver::main(),
         Ok("bench_orphans") => return bench_orphans::main(),
+        Ok("bench_lines") => return bench_lines::main(),
         _ => {}
     }
     let mut opts = Options::parse();
@@ -120,6 +126,9 @@ fn run(opts: &Options) -> Result<(), String> {
         }
         if opts.wants("instructions") {
             figures.extend(instructions::bench(&inits, &dir)?);
+        }
+        if opts.wants("supervisors") {
+            figures.extend(supervisors::bench(opts, &dir)?);
         }
         Ok::<(), String>(())
     })();

@@ -30,6 +30,13 @@ pub struct Options {
     pub storm_batch: usize,
     pub zombie_rounds: usize,
     pub orphans: usize,
+    /// Rounds of the supervisors' phase, each over fresh instances.
+    pub supervisor_rounds: usize,
+    /// Services killed (one at a time) per supervisor and round.
+    pub supervisor_kills: usize,
+    /// Lines each writing service writes in the relay figure.
+    pub relay_lines: usize,
+    pub relay_rounds: usize,
 }
 
 impl Options {
@@ -98,26 +105,33 @@ impl Options {
             storm_batch: 5000,
             zombie_rounds: pick(5, 2),
             orphans: pick(20_000, 5000),
+            supervisor_rounds: pick(5, 2),
+            supervisor_kills: pick(4, 3),
+            relay_lines: pick(100_000, 20_000),
+            relay_rounds: pick(3, 1),
         }
     }
 }
 
 const USAGE: &str = "usage: cargo bench --bench compare [-- OPTIONS]
-  --quick            fewer rounds, 5 000 orphans, a 2 s idle window (under a minute)
+  --quick            fewer rounds, 5 000 orphans, a 2 s idle window, 20 000 relayed
+                     lines per service (about a minute)
   --pidone PATH      measure this pidone binary instead of the shipped static build
   --dynamic          measure the dynamic release build cargo bench made (target/release)
   --also NAME=PATH   measure another pidone build too (e.g. a static one); repeatable
   --only LIST        run only these phases, comma-separated: start, idle, zombies,
-                     latency, storms, instructions (then no JSON unless --json)
+                     latency, storms, instructions, supervisors (then no JSON
+                     unless --json)
   --json PATH        where to write the results (default benches/results/latest.json)";
 
-const PHASES: [&str; 6] = [
+const PHASES: [&str; 7] = [
     "start",
     "idle",
     "zombies",
     "latency",
     "storms",
     "instructions",
+    "supervisors",
 ];
 
 /// Builds the shipped pidone with `cargo build-static` into the target directory

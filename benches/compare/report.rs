@@ -6,6 +6,7 @@ use crate::figures::{Figure, print_figure, summary};
 use crate::inits::{Init, PEERS};
 use crate::json;
 use crate::options::Options;
+use crate::supervisors;
 use std::fmt::Write as _;
 use std::fs;
 use std::io::{self, Write as _};
@@ -122,6 +123,8 @@ pub struct Run {
     peers: String,
     /// Which cpu cgroup the bench ran in (`cgroup::leave_autogroup`).
     pub scheduling: String,
+    /// The supervisors' versions, when that phase runs.
+    supervisors: Option<String>,
 }
 
 impl Run {
@@ -144,6 +147,7 @@ impl Run {
             version: source_version(),
             peers: peer_versions(inits),
             scheduling: String::new(),
+            supervisors: opts.wants("supervisors").then(supervisors::versions),
         }
     }
 
@@ -165,7 +169,7 @@ impl Run {
         if !args.is_empty() {
             command = format!("{command} -- {}", args.join(" "));
         }
-        let meta = [
+        let mut meta = vec![
             ("date", utc_now()),
             ("machine", machine()),
             ("command", command),
@@ -174,6 +178,9 @@ impl Run {
             ("scheduling", self.scheduling),
             ("duration_s", format!("{:.0}", took.as_secs_f64())),
         ];
+        if let Some(versions) = self.supervisors {
+            meta.insert(5, ("supervisors", versions));
+        }
         let mut out = String::new();
         let _ = writeln!(out, "# pidone against its peers\n");
         for (k, v) in &meta {
@@ -185,8 +192,26 @@ impl Run {
                 f.key.starts_with("start_") || f.key == "instructions_true",
             ));
         }
+        // The supervisors have columns of their own.
+        let (sup, init): (Vec<&Figure>, Vec<&Figure>) = figures
+            .iter()
+            .partition(|f| f.key.starts_with(supervisors::KEY_PREFIX));
         let _ = writeln!(out, "\n## Summary (medians)\n");
-        out.push_str(&summary(figures, &names));
+        if !init.is_empty() {
+            out.push_str(&summary(&init, &names));
+        }
+        if !sup.is_empty() {
+            let names: Vec<&'static str> = std::iter::once("pidone")
+                .chain(supervisors::PEERS)
+                .filter(|n| sup.iter().any(|f| f.get(n).is_some()))
+                .collect();
+            let _ = writeln!(
+                out,
+                "\nSupervisors, {} services each:\n",
+                supervisors::SERVICES
+            );
+            out.push_str(&summary(&sup, &names));
+        }
         let default_json =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/results/latest.json");
         let previous_path = opts.json.clone().unwrap_or(default_json);

@@ -29,7 +29,7 @@ fn start_receivers<'a>(inits: &'a [Init], mode: &str) -> Result<Vec<Running<'a>>
 
 pub fn bench_latency(opts: &Options, inits: &[Init]) -> Result<Vec<Figure>, String> {
     eprintln!(
-        "[5/7] signal latency: {} USR1 to each of {} fresh instances of each init as PID 1, \
+        "[5/8] signal latency: {} USR1 to each of {} fresh instances of each init as PID 1, \
          in shuffled order, each awaited; on two CPUs, then on one",
         opts.latency_signals, opts.instances
     );
@@ -144,7 +144,7 @@ fn storm_batch(r: &mut Running, signo: i32, count: usize) -> Result<(u64, u64, u
 pub fn bench_storms(opts: &Options, inits: &[Init]) -> Result<Vec<Figure>, String> {
     let total = opts.storm_batches * opts.storm_batch;
     eprintln!(
-        "[6/7] signal storms: {total} USR1, then {total} SIGRTMIN+1, to each init as PID 1 \
+        "[6/8] signal storms: {total} USR1, then {total} SIGRTMIN+1, to each init as PID 1 \
          ({} interleaved batches of {}, over {} fresh instances of each init)",
         opts.storm_batches, opts.storm_batch, opts.instances
     );

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 pub fn bench(opts: &Options, inits: &[Init]) -> Result<Vec<Figure>, String> {
     eprintln!(
-        "[1/7] start+exit: INIT -- /bin/true, {} interleaved rounds, as a plain child and as PID 1",
+        "[1/8] start+exit: INIT -- /bin/true, {} interleaved rounds, as a plain child and as PID 1",
         opts.start_rounds
     );
     let null = dev_null()?;

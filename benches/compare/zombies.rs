@@ -290,7 +290,7 @@ fn zombie_round(init: &Init, n: usize, budget: usize) -> Result<StormResult, Str
 
 pub fn bench(opts: &Options, inits: &[Init]) -> Result<Vec<Figure>, String> {
     eprintln!(
-        "[4/7] zombie storm: {} orphans exit at once on the init as PID 1, {} interleaved round(s)",
+        "[4/8] zombie storm: {} orphans exit at once on the init as PID 1, {} interleaved round(s)",
         opts.orphans, opts.zombie_rounds
     );
     if !reap_is_visible() {
