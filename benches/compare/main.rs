@@ -107,31 +107,22 @@ fn run(opts: &Options) -> Result<(), String> {
     eprintln!("scheduling: {scheduling}");
     run.scheduling = scheduling;
     let started = Instant::now();
+    // In this order; `--only` picks some (`options::PHASES` names them all).
+    type Phase<'a> = &'a dyn Fn() -> Result<Vec<figures::Figure>, String>;
+    let phases: [(&str, Phase); 7] = [
+        ("start", &|| start::bench(opts, &inits)),
+        ("idle", &|| idle::bench(opts, &inits)),
+        ("zombies", &|| zombies::bench(opts, &inits)),
+        ("latency", &|| signals::bench_latency(opts, &inits)),
+        ("storms", &|| signals::bench_storms(opts, &inits)),
+        ("instructions", &|| instructions::bench(&inits, &dir)),
+        ("supervisors", &|| supervisors::bench(opts, &dir)),
+    ];
     let mut figures = Vec::new();
-    let result = (|| {
-        if opts.wants("start") {
-            figures.extend(start::bench(opts, &inits)?);
-        }
-        if opts.wants("idle") {
-            figures.extend(idle::bench(opts, &inits)?);
-        }
-        if opts.wants("zombies") {
-            figures.extend(zombies::bench(opts, &inits)?);
-        }
-        if opts.wants("latency") {
-            figures.extend(signals::bench_latency(opts, &inits)?);
-        }
-        if opts.wants("storms") {
-            figures.extend(signals::bench_storms(opts, &inits)?);
-        }
-        if opts.wants("instructions") {
-            figures.extend(instructions::bench(&inits, &dir)?);
-        }
-        if opts.wants("supervisors") {
-            figures.extend(supervisors::bench(opts, &dir)?);
-        }
-        Ok::<(), String>(())
-    })();
+    let result = phases
+        .iter()
+        .filter(|(name, _)| opts.wants(name))
+        .try_for_each(|(_, bench)| bench().map(|f| figures.extend(f)));
     let _ = fs::remove_dir_all(&dir);
     result?;
     run.finish(opts, &inits, &figures, started.elapsed())

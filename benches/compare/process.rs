@@ -10,6 +10,7 @@ use std::fs;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
+use std::process::{Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -342,11 +343,27 @@ pub fn cpu_ns(pid: libc::pid_t) -> Option<u64> {
 }
 
 pub fn ctx_switches(pid: libc::pid_t) -> Option<f64> {
-    let s = proc_file(pid, "status")?;
+    switches(&proc_file(pid, "status")?)
+}
+
+/// Context switches, voluntary and not, in the text of a /proc `status` file.
+pub fn switches(status: &str) -> Option<f64> {
     Some(
-        proc_field(&s, "voluntary_ctxt_switches:")?
-            + proc_field(&s, "nonvoluntary_ctxt_switches:")?,
+        proc_field(status, "voluntary_ctxt_switches:")?
+            + proc_field(status, "nonvoluntary_ctxt_switches:")?,
     )
+}
+
+/// What `program ARGS` prints, stdout then stderr (empty if it cannot run):
+/// for the versions the peers report.
+pub fn output_text(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map(|o| [o.stdout, o.stderr].concat())
+        .unwrap_or_default();
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Runs `f` with this process, and so every init it starts meanwhile and their

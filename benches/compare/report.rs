@@ -6,6 +6,7 @@ use crate::figures::{Figure, print_figure, summary};
 use crate::inits::{Init, PEERS};
 use crate::json;
 use crate::options::Options;
+use crate::process::output_text;
 use crate::supervisors;
 use std::fmt::Write as _;
 use std::fs;
@@ -92,13 +93,7 @@ fn peer_versions(inits: &[Init]) -> String {
     let mut out = Vec::new();
     for init in inits.iter().filter(|i| PEERS.contains(&i.name)) {
         let Some(path) = init.path() else { continue };
-        let text = Command::new(path)
-            .arg("--version")
-            .stdin(Stdio::null())
-            .output()
-            .map(|o| [o.stdout, o.stderr].concat())
-            .unwrap_or_default();
-        let text = String::from_utf8_lossy(&text);
+        let text = output_text(path, &["--version"]);
         let version = text
             .split_whitespace()
             .find(|w| {

@@ -5,6 +5,7 @@
 //! namespace, as in a container. A peer that is not installed is skipped with
 //! a note. Every peer restarts a crashed service at once where it can.
 
+use crate::process::output_text;
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
@@ -118,13 +119,7 @@ impl Supervisor {
             Kind::Runit => ("dpkg-query", &["-W", "-f=${Version}", "runit"]),
             Kind::Honcho => (&self.program, &["-m", "honcho", "--version"]),
         };
-        let text = Command::new(program)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .map(|o| [o.stdout, o.stderr].concat())
-            .unwrap_or_default();
-        let text = String::from_utf8_lossy(&text);
+        let text = output_text(program, args);
         let version = text.split_whitespace().last().unwrap_or("?");
         format!("{} {version}", self.name)
     }

@@ -2,7 +2,7 @@
 //! descendants, and what they cost together (resident memory, context
 //! switches summed over every thread).
 
-use crate::process::{proc_field, proc_file};
+use crate::process::{proc_field, proc_file, switches};
 use std::fs;
 
 /// `root` and every descendant of it, root first.
@@ -52,9 +52,7 @@ pub fn wakeups(pids: &[libc::pid_t]) -> Option<f64> {
     for &pid in pids {
         let tasks = fs::read_dir(format!("/proc/{pid}/task")).ok()?;
         for task in tasks.flatten() {
-            let status = fs::read_to_string(task.path().join("status")).ok()?;
-            total += proc_field(&status, "voluntary_ctxt_switches:")?
-                + proc_field(&status, "nonvoluntary_ctxt_switches:")?;
+            total += switches(&fs::read_to_string(task.path().join("status")).ok()?)?;
         }
     }
     Some(total)
