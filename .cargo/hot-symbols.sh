@@ -9,7 +9,8 @@
 #
 # How: the shipped build (same profile: the Rust symbol hashes depend on it) is
 # linked with a map file and run as PID 1 under valgrind's lackey three times
-# (exit at once; TERM forwarded; orphans reaped); every executed address is named
+# (exit at once; TERM forwarded; orphans reaped), and once with a relayed
+# Procfile; every executed address is named
 # from the map (a merge of two sorted lists). What one forwarded signal runs goes
 # first (a fourth run): fewer pages per signal, fewer TLB misses. Then the other
 # variants of each glibc string function used: valgrind's CPU picks the AVX2 one,
@@ -51,6 +52,9 @@ lackey="valgrind --tool=lackey --trace-mem=yes --log-file=$tmp/l"
 unshare -pf sh -c "${lackey}1 $bin -- /bin/true 2>/dev/null"
 unshare -pf sh -c "${lackey}2 $bin -- sleep 5 2>/dev/null & sleep 3; kill -TERM \$!; wait"
 unshare -pf sh -c "${lackey}3 $bin -- sh -c '(sleep 0.2 &); (sleep 0.2 &); sleep 0.6' 2>/dev/null"
+# Several services, relayed: what --procfile and --prefix run.
+printf 'a: sleep 5\nb: sh -c "echo hi; echo err >&2; sleep 5"\n' >"$tmp/Procfile"
+unshare -pf sh -c "${lackey}5 $bin --prefix --procfile $tmp/Procfile >/dev/null 2>&1 & sleep 3; kill -TERM \$!; wait"
 cat "$tmp"/l? | awk '$1 == "I" { split($2, a, ","); print a[1] }' | name >"$tmp/run"
 
 # The loop first: what runs at every wakeup that forwards a signal (the code of

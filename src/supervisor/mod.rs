@@ -189,7 +189,15 @@ impl Supervisor {
                 self.take_baseline();
             }
             let done = match event {
-                Event::Signal(sig) => self.on_signal(sig),
+                Event::Signal(sig) => {
+                    // A SIGIO someone sent may have folded a readiness SIGIO into
+                    // itself (a standard signal is pending once): look anyway.
+                    if sig.signo == libc::SIGIO {
+                        self.pump();
+                        self.check_limits();
+                    }
+                    self.on_signal(sig)
+                }
                 Event::Ready => {
                     self.pump();
                     self.check_limits();
