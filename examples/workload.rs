@@ -20,6 +20,11 @@
 //! workload forks N DIR               try to fork N children that sleep until killed,
 //!                                    write how many forks failed to DIR/forks.failed
 //!                                    (a pids.max reached), then record as "child"
+//! workload workers N DIR CMD [ARG...] start N workers running CMD at once, write
+//!                                    DIR/workers.ready, then their statuses (exit code,
+//!                                    or 128+signal), one a line, to DIR/workers.status
+//!                                    once all ended, then record as "child": a master
+//!                                    that lives on when its workers die
 //! ```
 //! Each mode writes `DIR/ROLE.pid` and then `DIR/ROLE.ready` once it is set up.
 
@@ -71,13 +76,20 @@ fn main() {
             arg(1).parse().unwrap_or_else(|_| usage()),
             Path::new(arg(2)),
         ),
+        "workers" => workers(
+            arg(1).parse().unwrap_or_else(|_| usage()),
+            Path::new(arg(2)),
+            args.get(3..)
+                .filter(|a| !a.is_empty())
+                .unwrap_or_else(|| usage()),
+        ),
         _ => usage(),
     }
 }
 
 fn usage() -> ! {
     die(
-        "usage: workload exit CODE | raise SIGNAL | record DIR [--grandchild] | stubborn DIR | named DIR ROLE | lines N TAG | leave DIR | daemon DIR [CODE] | segv-once DIR | orphans N [REAPER] | forks N DIR",
+        "usage: workload exit CODE | raise SIGNAL | record DIR [--grandchild] | stubborn DIR | named DIR ROLE | lines N TAG | leave DIR | daemon DIR [CODE] | segv-once DIR | orphans N [REAPER] | forks N DIR | workers N DIR CMD [ARG...]",
     )
 }
 
@@ -246,6 +258,33 @@ fn forks(n: usize, dir: &Path) -> ! {
         }
     }
     fs::write(dir.join("forks.failed"), failed.to_string()).unwrap_or_else(|e| die(&e.to_string()));
+    record(dir, "child", false)
+}
+
+/// Starts `n` workers running `cmd` at once and waits for them all, as a
+/// master whose workers may die (OOM-killed) while it lives on.
+fn workers(n: usize, dir: &Path, cmd: &[String]) -> ! {
+    let mut children = Vec::new();
+    for _ in 0..n {
+        let child = std::process::Command::new(&cmd[0])
+            .args(&cmd[1..])
+            .spawn()
+            .unwrap_or_else(|e| die(&format!("cannot start {}: {e}", cmd[0])));
+        children.push(child);
+    }
+    // Each has exec'd CMD by now (spawn returns after the exec).
+    fs::write(dir.join("workers.ready"), "").unwrap_or_else(|e| die(&e.to_string()));
+    let statuses: Vec<String> = children
+        .iter_mut()
+        .map(|c| {
+            use std::os::unix::process::ExitStatusExt as _;
+            let status = c.wait().unwrap_or_else(|e| die(&e.to_string()));
+            let code = status.code().or(status.signal().map(|s| 128 + s));
+            code.map_or("?".into(), |c| c.to_string())
+        })
+        .collect();
+    fs::write(dir.join("workers.status"), statuses.join("\n") + "\n")
+        .unwrap_or_else(|e| die(&e.to_string()));
     record(dir, "child", false)
 }
 

@@ -6,29 +6,11 @@
 mod common;
 
 use common::*;
-use std::ffi::CString;
 use std::fs;
 use std::io;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
-
-/// The lines of pidone's stderr at `level` (`warning`, `info`, ...).
-fn lines_at<'a>(stderr: &'a str, level: &str) -> Vec<&'a str> {
-    let prefix = format!("pidone: {level}: ");
-    stderr.lines().filter(|l| l.starts_with(&prefix)).collect()
-}
-
-/// `2026-11-23T17:20:05Z`: digits where digits go, the separators in between.
-fn is_timestamp(text: &str) -> bool {
-    let pattern = b"dddd-dd-ddTdd:dd:ddZ";
-    text.len() == pattern.len()
-        && text.bytes().zip(pattern).all(|(b, &p)| match p {
-            b'd' => b.is_ascii_digit(),
-            _ => b == p,
-        })
-}
 
 /// Checks the shape of a death line at `level` and returns what follows the prefix
 /// `pidone: LEVEL: TIMESTAMP: the workload 'COMMAND' (pid `.
@@ -193,110 +175,16 @@ fn a_non_zero_exit_is_info_not_a_warning() {
     );
 }
 
-/// A cgroup v1 directory this test made, under the test's own cgroup of that
-/// hierarchy; removed (once its processes are gone) when dropped.
-struct TestCgroup {
-    dir: PathBuf,
-    /// As /proc/PID/cgroup will name it.
-    name: String,
-}
-
-impl TestCgroup {
-    /// Creates `pidone-diag-PID-TAG` in `controller`'s hierarchy at
-    /// /sys/fs/cgroup/CONTROLLER; `Err` says why the kernel refused.
-    fn new(controller: &str, tag: &str) -> Result<TestCgroup, String> {
-        let top = Path::new("/sys/fs/cgroup").join(controller);
-        if !top.join("cgroup.procs").exists() {
-            return Err(format!(
-                "no cgroup v1 {controller} hierarchy at {}",
-                top.display()
-            ));
-        }
-        let own = fs::read_to_string("/proc/self/cgroup")
-            .unwrap_or_default()
-            .lines()
-            .find_map(|l| {
-                let mut f = l.splitn(3, ':');
-                let (_, controllers, path) = (f.next()?, f.next()?, f.next()?);
-                controllers
-                    .split(',')
-                    .any(|c| c == controller)
-                    .then(|| path.to_owned())
-            })
-            .unwrap_or_else(|| "/".to_owned());
-        let leaf = format!("pidone-diag-{}-{tag}", std::process::id());
-        let name = format!("{}/{leaf}", own.trim_end_matches('/'));
-        let dir = top.join(name.trim_start_matches('/'));
-        match fs::create_dir(&dir) {
-            Ok(()) => Ok(TestCgroup { dir, name }),
-            Err(e) => Err(format!(
-                "the kernel refused to create {}: {e}",
-                dir.display()
-            )),
-        }
-    }
-
-    fn set(&self, file: &str, value: &str) -> io::Result<()> {
-        fs::write(self.dir.join(file), value)
-    }
-
-    /// Moves the process about to exec into this cgroup.
-    fn enter(&self, cmd: &mut Command) {
-        let procs =
-            CString::new(self.dir.join("cgroup.procs").to_str().expect("utf-8")).expect("no NUL");
-        // SAFETY: open/write/close are async-signal-safe; "0" moves the writer itself.
-        unsafe {
-            cmd.pre_exec(move || {
-                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-                let ok = fd >= 0 && libc::write(fd, b"0".as_ptr().cast(), 1) == 1;
-                let err = io::Error::last_os_error();
-                if fd >= 0 {
-                    libc::close(fd);
-                }
-                ok.then_some(()).ok_or(err)
-            })
-        };
-    }
-}
-
-impl Drop for TestCgroup {
-    fn drop(&mut self) {
-        // The last tasks may still be exiting: rmdir says EBUSY until they are gone.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while let Err(e) = fs::remove_dir(&self.dir) {
-            if e.kind() == io::ErrorKind::NotFound || Instant::now() > deadline {
-                if e.kind() != io::ErrorKind::NotFound {
-                    eprintln!("cannot remove {}: {e}", self.dir.display());
-                }
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
 #[test]
 fn an_oom_kill_in_a_small_memory_cgroup_is_named() {
     let hog = example("hog");
-    let group = match TestCgroup::new("memory", "oom") {
+    let group = match TestCgroup::memory("oom", 32 << 20) {
         Ok(group) => group,
         Err(why) => {
             println!("skipped: {why}");
             return;
         }
     };
-    const LIMIT: &str = "33554432"; // 32 MiB
-    if let Err(e) = group.set("memory.limit_in_bytes", LIMIT) {
-        println!("skipped: the kernel refused memory.limit_in_bytes = {LIMIT}: {e}");
-        return;
-    }
-    // Without swap in the limit the hog would be swapped out instead of killed.
-    if group.dir.join("memory.memsw.limit_in_bytes").exists() {
-        group
-            .set("memory.memsw.limit_in_bytes", LIMIT)
-            .expect("memory.memsw.limit_in_bytes");
-    }
-    let _ = group.set("memory.swappiness", "0");
     let pidone = start_with(How::Subreaper, &["--", &hog, "--on-usr1"], |cmd| {
         group.enter(cmd)
     });

@@ -3,7 +3,9 @@
 //! subprocess, and waits for events with generous bounds (never a fixed sleep).
 #![allow(dead_code)]
 
+use std::ffi::CString;
 use std::fs;
+use std::io;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -386,6 +388,121 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         if !self.0.as_os_str().is_empty() {
             let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// The lines of pidone's stderr at `level` (`warning`, `info`, ...).
+pub fn lines_at<'a>(stderr: &'a str, level: &str) -> Vec<&'a str> {
+    let prefix = format!("pidone: {level}: ");
+    stderr.lines().filter(|l| l.starts_with(&prefix)).collect()
+}
+
+/// `2026-11-23T17:20:05Z`: digits where digits go, the separators in between.
+pub fn is_timestamp(text: &str) -> bool {
+    let pattern = b"dddd-dd-ddTdd:dd:ddZ";
+    text.len() == pattern.len()
+        && text.bytes().zip(pattern).all(|(b, &p)| match p {
+            b'd' => b.is_ascii_digit(),
+            _ => b == p,
+        })
+}
+
+/// A cgroup v1 directory this test made, under the test's own cgroup of that
+/// hierarchy; removed (once its processes are gone) when dropped.
+pub struct TestCgroup {
+    pub dir: PathBuf,
+    /// As /proc/PID/cgroup will name it.
+    pub name: String,
+}
+
+impl TestCgroup {
+    /// Creates `pidone-test-PID-TAG` in `controller`'s hierarchy at
+    /// /sys/fs/cgroup/CONTROLLER; `Err` says why the kernel refused.
+    pub fn new(controller: &str, tag: &str) -> Result<TestCgroup, String> {
+        let top = Path::new("/sys/fs/cgroup").join(controller);
+        if !top.join("cgroup.procs").exists() {
+            return Err(format!(
+                "no cgroup v1 {controller} hierarchy at {}",
+                top.display()
+            ));
+        }
+        let own = fs::read_to_string("/proc/self/cgroup")
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| {
+                let mut f = l.splitn(3, ':');
+                let (_, controllers, path) = (f.next()?, f.next()?, f.next()?);
+                controllers
+                    .split(',')
+                    .any(|c| c == controller)
+                    .then(|| path.to_owned())
+            })
+            .unwrap_or_else(|| "/".to_owned());
+        let leaf = format!("pidone-test-{}-{tag}", std::process::id());
+        let name = format!("{}/{leaf}", own.trim_end_matches('/'));
+        let dir = top.join(name.trim_start_matches('/'));
+        match fs::create_dir(&dir) {
+            Ok(()) => Ok(TestCgroup { dir, name }),
+            Err(e) => Err(format!(
+                "the kernel refused to create {}: {e}",
+                dir.display()
+            )),
+        }
+    }
+
+    /// A v1 memory cgroup limited to `limit` bytes, swap included (or the hog
+    /// would be swapped out instead of killed); `Err` says why the kernel refused.
+    pub fn memory(tag: &str, limit: u64) -> Result<TestCgroup, String> {
+        let group = TestCgroup::new("memory", tag)?;
+        let limit = limit.to_string();
+        group
+            .set("memory.limit_in_bytes", &limit)
+            .map_err(|e| format!("the kernel refused memory.limit_in_bytes = {limit}: {e}"))?;
+        if group.dir.join("memory.memsw.limit_in_bytes").exists() {
+            group
+                .set("memory.memsw.limit_in_bytes", &limit)
+                .map_err(|e| format!("the kernel refused memory.memsw.limit_in_bytes: {e}"))?;
+        }
+        let _ = group.set("memory.swappiness", "0");
+        Ok(group)
+    }
+
+    pub fn set(&self, file: &str, value: &str) -> io::Result<()> {
+        fs::write(self.dir.join(file), value)
+    }
+
+    /// Moves the process about to exec into this cgroup.
+    pub fn enter(&self, cmd: &mut Command) {
+        let procs =
+            CString::new(self.dir.join("cgroup.procs").to_str().expect("utf-8")).expect("no NUL");
+        // SAFETY: open/write/close are async-signal-safe; "0" moves the writer itself.
+        unsafe {
+            cmd.pre_exec(move || {
+                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                let ok = fd >= 0 && libc::write(fd, b"0".as_ptr().cast(), 1) == 1;
+                let err = io::Error::last_os_error();
+                if fd >= 0 {
+                    libc::close(fd);
+                }
+                ok.then_some(()).ok_or(err)
+            })
+        };
+    }
+}
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        // The last tasks may still be exiting: rmdir says EBUSY until they are gone.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while let Err(e) = fs::remove_dir(&self.dir) {
+            if e.kind() == io::ErrorKind::NotFound || Instant::now() > deadline {
+                if e.kind() != io::ErrorKind::NotFound {
+                    eprintln!("cannot remove {}: {e}", self.dir.display());
+                }
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 }
