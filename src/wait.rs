@@ -8,7 +8,10 @@
 //! SIGIO), and a SIGIO with a `POLL_*` code (which only the kernel can set) is
 //! that readiness, not a signal to forward. SIGIO is a standard signal: events
 //! that come while one is pending fold into it, so `Ready` means "look at every
-//! descriptor", and each is read until it has nothing more.
+//! descriptor", and each is read until it has nothing more. One that comes while
+//! a SIGIO someone sent is pending folds into that one, so the supervisor looks
+//! at its descriptors on every SIGIO; and a SIGIO sent while a readiness one is
+//! pending is folded away, as any standard signal sent twice.
 //!
 //! A descriptor that cannot raise SIGIO (cgroup v1's eventfd) is polled
 //! instead: once there is one, the wait is a `ppoll` over a signalfd of the

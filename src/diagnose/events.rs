@@ -165,6 +165,18 @@ impl Limits {
             .min()
     }
 
+    /// What is held for the storm limit, told now: pidone is about to exit.
+    pub fn last(&mut self) -> Vec<String> {
+        let far = self
+            .watched
+            .iter()
+            .flat_map(|w| &w.counters)
+            .filter_map(|c| c.told_at)
+            .max()
+            .map_or_else(Instant::now, |t| t + EVERY);
+        self.check(far.max(Instant::now()))
+    }
+
     /// Reads what the kernel notified and the counters; returns one line for
     /// each counter that moved and may be told now.
     pub fn check(&mut self, now: Instant) -> Vec<String> {
@@ -271,7 +283,13 @@ fn describe(
         read(usage).unwrap_or_default(),
         read(limit).unwrap_or_default(),
     );
-    let processes = top::processes(dir);
+    // pidone itself and a victim already gone (0 B) are not what is eating
+    // the container's memory or tasks.
+    let me = std::process::id() as i32;
+    let processes: Vec<top::Process> = top::processes(dir)
+        .into_iter()
+        .filter(|p| p.pid != me && (kind == Kind::Pids || p.rss > 0))
+        .collect();
     let top = match kind {
         Kind::Pids => top::most_tasks(&processes, 3),
         _ => top::largest(&processes, 3),
@@ -430,6 +448,12 @@ mod tests {
             later[0]
         );
         assert_eq!(limits.deadline(), None);
+        // Held when pidone exits: told then.
+        fs::write(dir.join("pids.events"), "max 12\n").unwrap();
+        assert!(limits.check(t + EVERY + EVERY / 10).is_empty(), "held");
+        let last = limits.last();
+        assert_eq!(last.len(), 1);
+        assert!(last[0].contains("max 9 → 12"), "{}", last[0]);
         let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -214,9 +214,11 @@ impl Supervisor {
     }
 
     /// What is left to do before pidone exits with `code`: the services' last
-    /// output, and the line that explains the exit.
+    /// output, the limit events the storm limit held, and the line that
+    /// explains the exit.
     fn exit(&mut self, code: i32) -> i32 {
         self.pump();
+        self.tell_limits(true);
         self.explain(code);
         code
     }
@@ -248,10 +250,20 @@ impl Supervisor {
     /// Tells every limit event that is due: one warning line each, also the
     /// termination message, at once (a later kill may take pidone too).
     fn check_limits(&mut self) {
+        self.tell_limits(false);
+    }
+
+    /// `check_limits`, or with `last` what the storm limit still holds.
+    fn tell_limits(&mut self, last: bool) {
         let Watch::On(limits) = &mut self.limits else {
             return;
         };
-        for line in limits.check(Instant::now()) {
+        let lines = if last {
+            limits.last()
+        } else {
+            limits.check(Instant::now())
+        };
+        for line in lines {
             let line = format!("{}: {line}", diagnose::timestamp(SystemTime::now()));
             warn!("{line}");
             self.termination.write(&line);
