@@ -153,7 +153,13 @@ fn a_worker_oom_killed_while_the_main_process_lives_on_is_told_at_once() {
         pidone.wait_file("workers.ready");
         wait_watching(pid);
         let main = *named(pid, "workload").first().expect("the main process");
-        unleash(&named(pid, "hog"));
+        // The worker may not have exec'd hog yet when the master is ready.
+        let mut hogs = Vec::new();
+        wait_for("the hog to exec", || {
+            hogs = named(pid, "hog");
+            !hogs.is_empty()
+        });
+        unleash(&hogs);
 
         wait_for("the event line", || !stderr.events().is_empty());
         pidone.wait_file("workers.status");
@@ -228,8 +234,12 @@ fn a_storm_of_oom_kills_gives_at_most_one_line_a_second_with_the_totals() {
     let pid = pidone.pid();
     pidone.wait_file("workers.ready");
     wait_watching(pid);
-    let hogs = named(pid, "hog");
-    assert_eq!(hogs.len(), HOGS);
+    // The workers may not all have exec'd hog yet when the master is ready.
+    let mut hogs = Vec::new();
+    wait_for("every worker to exec hog", || {
+        hogs = named(pid, "hog");
+        hogs.len() == HOGS
+    });
     let unleashed = Instant::now();
     unleash(&hogs);
     pidone.wait_file("workers.status");

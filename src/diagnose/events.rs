@@ -174,21 +174,37 @@ impl Limits {
             .filter_map(|c| c.told_at)
             .max()
             .map_or_else(Instant::now, |t| t + EVERY);
-        self.check(far.max(Instant::now()))
+        // Not the OOM kills: the death lines, written next, count them (every
+        // service's death line says when the OOM counter moved in its life).
+        self.drain();
+        self.tell(far.max(Instant::now()), false, false)
     }
 
     /// Reads what the kernel notified and the counters; returns one line for
     /// each counter that moved and may be told now.
     pub fn check(&mut self, now: Instant) -> Vec<String> {
+        let notified = self.drain() && self.v1;
+        self.tell(now, notified, true)
+    }
+
+    /// Reads what the notify descriptor holds, so that the next change notifies
+    /// again (inotify events, or the eventfd's count); whether it held anything.
+    fn drain(&mut self) -> bool {
         let mut buf = [0u8; 4096];
-        // Drained, so that the next change notifies again (inotify events, or
-        // the eventfd's count: on v1 the notification itself is the event).
-        let mut notified = false;
+        let mut any = false;
         // SAFETY: read into a live buffer of its length.
         while unsafe { libc::read(self.notify.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0
         {
-            notified = self.v1;
+            any = true;
         }
+        any
+    }
+
+    /// The lines due at `now`. `notified`: a v1 notification came, an event of
+    /// its own (the kernel signals it just before the kill), unless one was told
+    /// less than a second ago (tasks that hit the limit together notify once
+    /// each). `kills`: the OOM kill counters are told too.
+    fn tell(&mut self, now: Instant, notified: bool, kills: bool) -> Vec<String> {
         let mut lines = Vec::new();
         for watched in &mut self.watched {
             let Some(text) = read_all(&watched.file) else {
@@ -198,8 +214,12 @@ impl Limits {
             let killed =
                 (watched.counters.iter()).any(|c| c.kind == Kind::OomKill && value(c) > c.told);
             for counter in &mut watched.counters {
+                if !kills && matches!(counter.kind, Kind::OomKill | Kind::UnderOom) {
+                    continue;
+                }
                 let after = value(counter);
-                let moved = after > counter.told || counter.held || notified;
+                let fresh = counter.told_at.is_none_or(|t| now >= t + EVERY);
+                let moved = after > counter.told || counter.held || (notified && fresh);
                 counter.held = false;
                 if !moved {
                     continue;

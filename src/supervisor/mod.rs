@@ -258,13 +258,16 @@ impl Supervisor {
         let Watch::On(limits) = &mut self.limits else {
             return;
         };
+        // Stamped when the check began, as the storm limit counts: reading /proc
+        // under memory pressure can take a while.
+        let stamp = diagnose::timestamp(SystemTime::now());
         let lines = if last {
             limits.last()
         } else {
             limits.check(Instant::now())
         };
         for line in lines {
-            let line = format!("{}: {line}", diagnose::timestamp(SystemTime::now()));
+            let line = format!("{stamp}: {line}");
             warn!("{line}");
             self.termination.write(&line);
         }
