@@ -13,7 +13,8 @@
 #
 # Needs root, unshare (util-linux), php-fpm, nginx, cgi-fcgi (libfcgi-bin), curl
 # and node: the missing ones are installed with apt-get. The OOM case also needs
-# the cgroup v1 memory controller at /sys/fs/cgroup/memory. What cannot be had is
+# the cgroup v1 memory controller at /sys/fs/cgroup/memory; the php-image case,
+# Debian's nginx and php8.2-fpm configuration in /etc, nsenter and ip. What cannot be had is
 # a skip with a reason, except under CI=true, where it is a failure.
 #
 #   bash tests/workloads/run.sh
@@ -643,14 +644,38 @@ php_nginx_start() {
     expect "nginx logged the requests with 200" has "$WEB_DIR/access.log" '"GET /hello.php HTTP/1.1" 200 '
 }
 
+# both_reloaded WEB_MASTER OLD_WEB_WORKERS FPM_MASTER OLD_FPM_WORKERS: true once
+# both masters are the same, each with 2 new workers, and no zombie is left.
+both_reloaded() {
+    fpm_reloaded "$3" "$4" || return 1
+    FPM_WORKERS=("${WORKERS[@]}")
+    MASTER=$1
+    reloaded "$2" && [[ $(child_of "$P1" '^nginx: master process') = "$1" ]] || return 1
+    WEB_WORKERS=("${WORKERS[@]}")
+}
+
 case_php_nginx() {
     begin php-nginx "pidone -r TERM:QUIT --procfile Procfile (web: nginx, php: php-fpm): a PHP request through nginx, graceful stop of both"
-    local slow_pid stop_t slow_ms fpm_ns web_ns
+    local slow_pid stop_t slow_ms fpm_ns web_ns t0 old_web old_fpm
     procfile_checks
     rm -f "$FPM_DIR/run/slow.started"
     # -vv: pidone says which signal went to whom, and how each service ended.
     if php_nginx_start php-nginx -vv -r TERM:QUIT; then
         fpm_ns=$(ns_pid "$FPM_MASTER") web_ns=$(ns_pid "$WEB_MASTER")
+
+        # HUP goes to both: nginx reloads, and so does php-fpm 8.2 (as on USR2).
+        old_web="${WEB_WORKERS[*]}" old_fpm="${FPM_WORKERS[*]}"
+        note "\$ kill -HUP <pidone>   # reload"
+        t0=$(now_ms)
+        kill -HUP "$P1"
+        if wait_for 20 "both reloaded: the same masters, new workers, no zombie" \
+            both_reloaded "$WEB_MASTER" "$old_web" "$FPM_MASTER" "$old_fpm"; then
+            note "measured: both reloaded in $(($(now_ms) - t0)) ms: nginx workers $old_web -> ${WEB_WORKERS[*]}, php-fpm workers $old_fpm -> ${FPM_WORKERS[*]}"
+        fi
+        expect "nginx logged the reload, on HUP from pidone" has "$WEB_DIR/error.log" '\(SIGHUP\) received from 1, reconfiguring$'
+        expect "php-fpm logged its reload" has "$FPM_DIR/php-fpm.log" 'Reloading in progress'
+        expect "pidone is still running after HUP" alive "$UNSHARE"
+        expect "answered after the reload, by a new worker of the pool" php_answer
         note "\$ curl 'http://127.0.0.1:$WEB_PORT/slow.php?s=2' &   # 2 s, in flight at TERM"
         curl -sS -m 20 "http://127.0.0.1:$WEB_PORT/slow.php?s=2" >"$WORK/web-slow.out" 2>&1 &
         slow_pid=$!
@@ -726,6 +751,91 @@ case_php_nginx_restart() {
     fi
     note "pidone's log:"
     show_log "$LOG"
+    end
+}
+
+# The image of Dockerfile.example without an engine: examples/php/Procfile and
+# examples/php/default.conf as they are, on the system's own Debian nginx and
+# php8.2-fpm configuration, with the image's one change to it (PHP_IMAGE_SED).
+# Private mount and network namespaces stand in for the container: /run,
+# /var/log, /var/lib/nginx and /var/www are fresh tmpfs, the site and php-fpm.conf
+# are bind-mounted over the system's in that namespace only, and nginx listens on
+# port 80 of a loopback of its own. Nothing of the host's is changed (mount -n:
+# not even libmount's /run/mount).
+PHP_IMAGE_SED='s/^;process_control_timeout = 0$/process_control_timeout = 8s/'
+IMAGE_FILES=(/etc/nginx/nginx.conf /etc/nginx/sites-available/default /etc/nginx/snippets/fastcgi-php.conf /etc/php/8.2/fpm/php-fpm.conf)
+# shellcheck disable=SC2016 # the inner shell's $1..$4
+IMAGE_SETUP='ip link set lo up &&
+mount -n -t tmpfs tmpfs /run && mkdir /run/php &&
+mount -n -t tmpfs tmpfs /var/log && mkdir /var/log/nginx &&
+mount -n -t tmpfs tmpfs /var/lib/nginx &&
+mount -n -t tmpfs tmpfs /var/www && mkdir -m 755 /var/www/html && mkdir -m 777 /var/www/run &&
+cp "$2"/*.php /var/www/html/ && chmod 644 /var/www/html/*.php &&
+mount -n --bind "$1/examples/php/default.conf" /etc/nginx/sites-available/default &&
+mount -n --bind "$3" /etc/php/8.2/fpm/php-fpm.conf &&
+exec "$4" -vv -r TERM:QUIT --procfile "$1/examples/php/Procfile"'
+
+in_image() { nsenter --net="/proc/$P1/ns/net" "$@"; }
+# image_up: true once both masters are pidone's children and hello.php answers on port 80.
+image_up() {
+    FPM_MASTER=$(child_of "$P1" '^php-fpm: master process') || return 1
+    WEB_MASTER=$(child_of "$P1" '^nginx: master process') || return 1
+    in_image curl -fsS -m 5 http://127.0.0.1/hello.php | grep -q '^hello from php-fpm'
+}
+
+# image_run NAME PHP_FPM_CONF: pidone on examples/php/Procfile in the stand-in
+# container; a 2 s request in flight at TERM; sets SLOW_OUT (its answer) and CODE.
+image_run() {
+    local name=$1 conf=$2 slow_pid out
+    LOG=$WORK/$name.log P1='' SLOW_OUT=$WORK/$name-slow.out CODE=''
+    note "\$ unshare --mount --net --pid --fork --mount-proc sh -c 'SETUP; exec pidone -vv -r TERM:QUIT --procfile examples/php/Procfile'"
+    unshare --mount --net --pid --fork --mount-proc sh -c "$IMAGE_SETUP" sh "$REPO" "$HERE/www" "$conf" "$BIN" >"$LOG" 2>&1 &
+    UNSHARE=$!
+    wait_for 10 "pidone under unshare" pidone_up || return 1
+    [[ -n $P1 ]] || { bad "pidone exited at once: $(head -c 300 "$LOG" | tr '\n' '|')"; return 1; }
+    STARTED+=("$P1")
+    NS=$(ns_of "$P1")
+    wait_for 20 "nginx and php-fpm up, hello.php answered on port 80" image_up || return 1
+    out=$(in_image curl -fsS -m 5 http://127.0.0.1/hello.php 2>&1)
+    note "measured: pidone $P1 > nginx master $WEB_MASTER ($(cmdline "$WEB_MASTER")), php-fpm master $FPM_MASTER ($(cmdline "$FPM_MASTER"))"
+    note "\$ curl http://127.0.0.1/hello.php   # in the container's network namespace -> $out"
+    expect "$name: a request through nginx on port 80 reaches php-fpm's socket and is answered" grep -q '^hello from php-fpm, worker' <<<"$out"
+    in_image curl -sS -m 20 "http://127.0.0.1/slow.php?s=2" >"$SLOW_OUT" 2>&1 &
+    slow_pid=$!
+    wait_for 10 "$name: slow.php to start" test -e "/proc/$P1/root/var/www/run/slow.started" || return 1
+    stop TERM
+    wait "$slow_pid"
+    note "measured: $name: the request in flight got: $(tr '\n' ' ' <"$SLOW_OUT" | cut -c1-80)"
+    expect "$name: pidone exits 0" eq "$CODE" 0
+    expect "$name: no process remains in the namespace" ns_empty "$NS"
+}
+
+case_php_image() {
+    begin php-image "Dockerfile.example's nginx + php-fpm image, without an engine: examples/php/Procfile on Debian's configuration"
+    local f conf=$WORK/image-php-fpm.conf
+    for f in "${IMAGE_FILES[@]}"; do
+        [[ -f $f ]] || { skip_case "no $f: not Debian's nginx and php8.2-fpm"; return; }
+    done
+    command -v php-fpm8.2 >/dev/null || { skip_case "no php-fpm8.2 in PATH"; return; }
+    if ! command -v nsenter >/dev/null || ! command -v ip >/dev/null; then
+        skip_case "no nsenter or ip"
+        return
+    fi
+    sed "$PHP_IMAGE_SED" /etc/php/8.2/fpm/php-fpm.conf >"$conf"
+    note "the image's change to php-fpm.conf: $(diff /etc/php/8.2/fpm/php-fpm.conf "$conf" | grep '^>')"
+    expect "Dockerfile.example makes the same change" grep -qF "sed -i '$PHP_IMAGE_SED'" "$REPO/Dockerfile.example"
+    if image_run php-image "$conf"; then
+        expect "the request in flight finished (process_control_timeout = 8s)" grep -q '^slow request done' "$SLOW_OUT"
+        expect "both services ended with 0" eq "$(grep -cE "the service '(web|php)' \(pid [0-9]+\) ended: status 0" "$LOG")" 2
+        expect "nothing needed KILL" has "$LOG" ' 0 process\(es\) needed KILL'
+    fi
+    note "pidone's log:"
+    show_log "$LOG"
+    # The control: Debian's php-fpm.conf as it is, process_control_timeout = 0.
+    if image_run php-image-control /etc/php/8.2/fpm/php-fpm.conf; then
+        expect "control: with Debian's process_control_timeout = 0 the request in flight is cut (502)" \
+            grep -q '502 Bad Gateway' "$SLOW_OUT"
+    fi
     end
 }
 
@@ -808,6 +918,7 @@ case_nginx_foreground
 case_nginx_daemon
 case_php_nginx
 case_php_nginx_restart
+case_php_image
 case_node_server
 case_node_spawner
 echo
