@@ -4,8 +4,8 @@
 # (`unshare --pid --fork --mount-proc pidone ... -- COMMAND`).
 #
 # Builds the static pidone (`cargo build-static`), writes the configurations of
-# this directory (php-fpm.conf, nginx.conf, www/*.php) into a temporary directory,
-# and runs the cases below. Processes are watched from the host's /proc: pidone's
+# this directory (php-fpm.conf, nginx.conf, nginx-php.conf, www/*.php) and
+# examples/php/Procfile into a temporary directory, and runs the cases below. Processes are watched from the host's /proc: pidone's
 # descendants, their states (zombies), who is whose parent. Each case prints what
 # it ran and measured, then PASS or FAIL; the last line is "N passed, M failed".
 # Exit status: 0 when all passed. Traffic goes to 127.0.0.1 only, every wait has a
@@ -13,7 +13,8 @@
 #
 # Needs root, unshare (util-linux), php-fpm, nginx, cgi-fcgi (libfcgi-bin), curl
 # and node: the missing ones are installed with apt-get. The OOM case also needs
-# the cgroup v1 memory controller at /sys/fs/cgroup/memory. What cannot be had is
+# the cgroup v1 memory controller at /sys/fs/cgroup/memory; the php-image case,
+# Debian's nginx and php8.2-fpm configuration in /etc, nsenter and ip. What cannot be had is
 # a skip with a reason, except under CI=true, where it is a failure.
 #
 #   bash tests/workloads/run.sh
@@ -29,6 +30,7 @@ MEMCG_ROOT=/sys/fs/cgroup/memory
 MEMCG_LIMIT=$((32 << 20)) # php-fpm and 2 idle workers use about 9 MiB
 ORPHANS=20                 # short-lived orphans left by examples/node/spawner.js
 STOP_BOUND=10              # docker stop's default grace period, in seconds
+GRACE=10                   # pidone -t, in seconds, where reloads are tested with it
 
 TIER=workload
 # shellcheck source=tests/lib.sh
@@ -121,10 +123,12 @@ free_port() {
 FPM_PORT=$(free_port 1)
 NGINX_PORT=$(free_port 2)
 NODE_PORT=$(free_port 3)
+WEB_PORT=$(free_port 4)
 
 # Copies template $1 to $2, with the placeholders filled in for directory $3.
 render() {
-    sed -e "s|@DIR@|$3|g" -e "s|@USER@|$WWW_USER|g" -e "s|@GROUP@|$WWW_GROUP|g" -e "s|@PORT@|$4|g" "$1" >"$2"
+    sed -e "s|@DIR@|$3|g" -e "s|@USER@|$WWW_USER|g" -e "s|@GROUP@|$WWW_GROUP|g" -e "s|@PORT@|$4|g" \
+        -e "s|@ROOT@|$FPM_DIR/www|g" -e "s|@FPM_PORT@|$FPM_PORT|g" "$1" >"$2"
 }
 FPM_DIR=$WORK/php
 mkdir -p "$FPM_DIR/www" "$FPM_DIR/run"
@@ -136,6 +140,15 @@ NGINX_DIR=$WORK/nginx
 mkdir -p "$NGINX_DIR/tmp"
 render "$HERE/nginx.conf" "$NGINX_DIR/nginx.conf" "$NGINX_DIR" "$NGINX_PORT"
 NGINX=(nginx -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" -e "$NGINX_DIR/error.log")
+# The classic PHP image: nginx in front of the same pool, both from one Procfile,
+# examples/php/Procfile with this tier's paths (its shape is checked in the case).
+WEB_DIR=$WORK/web
+mkdir -p "$WEB_DIR/tmp"
+render "$HERE/nginx-php.conf" "$WEB_DIR/nginx.conf" "$WEB_DIR" "$WEB_PORT"
+PROCFILE=$WORK/Procfile
+sed -e "s|nginx -c /etc/nginx/nginx.conf |nginx -p $WEB_DIR -c $WEB_DIR/nginx.conf -e $WEB_DIR/error.log |" \
+    -e "s|php-fpm8.2 -F -y /etc/php/8.2/fpm/php-fpm.conf\$|$PHP_FPM -F -y $FPM_DIR/php-fpm.conf|" \
+    "$REPO/examples/php/Procfile" >"$PROCFILE"
 
 # -------------------------------------------------------------- case helpers
 
@@ -208,6 +221,19 @@ count_in() {
     return 0
 }
 ns_of() { stat -L -c %i "/proc/$1/ns/pid" 2>/dev/null; }
+# ns_pid PID: the pid of host process PID in its own (innermost) PID namespace.
+ns_pid() { awk '$1 == "NSpid:" { print $NF }' "/proc/$1/status" 2>/dev/null; }
+# stays MS PID...: true if every PID stays alive for MS milliseconds; false at
+# once when one is gone. After a reload this outlasts the grace period: a KILL
+# that a reload had set off would come within it.
+stays() {
+    local deadline=$(($(now_ms) + $1)) pid
+    shift
+    while (($(now_ms) < deadline)); do
+        for pid in "$@"; do alive "$pid" || return 1; done
+        sleep 0.2
+    done
+}
 # in_ns INODE: prints how many processes of the host live in that PID namespace.
 in_ns() { stat -L -c %i /proc/[0-9]*/ns/pid 2>/dev/null | grep -cx "$1"; }
 ns_empty() { [[ $(in_ns "$1") = 0 ]]; }
@@ -278,14 +304,24 @@ fpm_up() {
 replaced() {
     fpm_up && [[ " ${WORKERS[*]} " != *" $1 "* ]] && tree "$P1" && ((ZOMBIES == 0))
 }
+# fpm_reloaded MASTER OLD_WORKERS: true once php-fpm has re-executed itself
+# (its log says so), MASTER still is pidone's child with 2 workers, none of
+# them old, and no zombie is left.
+fpm_reloaded() {
+    has "$FPM_DIR/php-fpm.log" 'reloading: execvp' && fpm_up && [[ $MASTER = "$1" ]] || return 1
+    local pid
+    for pid in "${WORKERS[@]}"; do [[ " $2 " = *" $pid "* ]] && return 1; done
+    tree "$P1"
+    ((ZOMBIES == 0))
+}
 
 case_php_fpm() {
-    begin php-fpm "pidone -r TERM:QUIT -- $(basename "$PHP_FPM") -F: requests, a worker killed, graceful stop"
-    local t0 out victim slow_pid slow_ms stop_t
+    begin php-fpm "pidone -t ${GRACE}s -r TERM:QUIT -- $(basename "$PHP_FPM") -F: requests, a worker killed, USR2 reloads, graceful stop"
+    local t0 out victim slow_pid slow_ms stop_t old_master old_workers
     : >"$FPM_DIR/php-fpm.log"
     rm -f "$FPM_DIR/run/slow.started"
     t0=$(now_ms)
-    start php-fpm -v -r TERM:QUIT -- "${FPM_CMD[@]}" || { end; return; }
+    start php-fpm -v -t "${GRACE}s" -r TERM:QUIT -- "${FPM_CMD[@]}" || { end; return; }
     if wait_for 20 "the php-fpm master and 2 workers, ready" fpm_up; then
         note "measured: up in $(($(now_ms) - t0)) ms: pidone $P1 > master $MASTER ($(cmdline "$MASTER")) > workers ${WORKERS[*]} (host pids)"
         note "\$ SCRIPT_FILENAME=.../hello.php REQUEST_METHOD=GET cgi-fcgi -bind -connect 127.0.0.1:$FPM_PORT"
@@ -303,6 +339,24 @@ case_php_fpm() {
         expect "the fpm log tells of the killed worker" has "$FPM_DIR/php-fpm.log" "exited on signal 9"
         expect "still answering" grep -q 'hello from php-fpm' < <(fcgi hello.php 2>&1)
 
+        # USR2 is php-fpm's reload: the master re-executes itself (same pid) and
+        # starts new workers. It is no stop signal: -t must not start counting.
+        old_master=$MASTER old_workers="${WORKERS[*]}"
+        note "\$ kill -USR2 <pidone>   # reload"
+        t0=$(now_ms)
+        kill -USR2 "$P1"
+        if wait_for 20 "php-fpm to re-execute itself (same master), new workers, no zombie" \
+            fpm_reloaded "$old_master" "$old_workers"; then
+            note "measured: reloaded in $(($(now_ms) - t0)) ms: master $old_master -> $MASTER, workers $old_workers -> ${WORKERS[*]}, zombies $ZOMBIES"
+        fi
+        expect "USR2 reloads: the master pid stays" eq "$(child_of "$P1" '^php-fpm: master process')" "$old_master"
+        expect "php-fpm logged the reload" has "$FPM_DIR/php-fpm.log" 'Reloading in progress'
+        note "waiting $((GRACE + 1)) s, past the ${GRACE} s grace period"
+        expect "nothing is killed after the reload: pidone and the master still run $((GRACE + 1)) s later" \
+            stays $(((GRACE + 1) * 1000)) "$P1" "$old_master"
+        expect "... and the master is still pidone's child" eq "$(child_of "$P1" '^php-fpm: master process')" "$old_master"
+        expect "answering after the reload" grep -q 'hello from php-fpm' < <(fcgi hello.php 2>&1)
+
         # A slow request in flight when TERM (as QUIT) arrives must get its answer.
         fcgi slow.php s=2 >"$WORK/slow.out" 2>&1 &
         slow_pid=$!
@@ -315,6 +369,7 @@ case_php_fpm() {
             expect "the request in flight finished (QUIT is graceful)" grep -q 'slow request done' "$WORK/slow.out"
             expect "pidone exits with the pool's status, 0" eq "$CODE" 0
             expect "pidone says the workload exited with 0" has "$LOG" 'the workload exited with 0'
+            expect "nothing needed KILL" has "$LOG" ' 0 process\(es\) needed KILL'
             expect "php-fpm shut down gracefully" has "$FPM_DIR/php-fpm.log" 'Finishing|exiting, bye-bye'
             expect "no process remains in the namespace" ns_empty "$NS"
         fi
@@ -399,12 +454,12 @@ case_php_fpm_oom() {
 
 # --------------------------------------------------------------------- nginx
 
-# nginx_up PARENT: true once PARENT's child is the nginx master with 2 workers
-# answering; sets MASTER and WORKERS.
+# nginx_up PARENT [PORT]: true once PARENT's child is the nginx master with 2
+# workers answering (on PORT, default NGINX_PORT); sets MASTER and WORKERS.
 nginx_up() {
     MASTER=$(child_of "$1" '^nginx: master process') || return 1
     nginx_workers
-    ((${#WORKERS[@]} == 2)) && curl -fsS -m 5 "http://127.0.0.1:$NGINX_PORT/" >/dev/null
+    ((${#WORKERS[@]} == 2)) && curl -fsS -m 5 "http://127.0.0.1:${2:-$NGINX_PORT}/" >/dev/null
 }
 nginx_workers() {
     local pid
@@ -422,43 +477,66 @@ reloaded() {
     ((ZOMBIES == 0))
 }
 
-# The checks both nginx cases share, once nginx is up under pidone.
+# The checks both nginx cases share, once nginx is up under pidone; $1 is the
+# grace period pidone was given (-t), in seconds, or 0 for none.
 nginx_checks() {
-    local out old_master old_workers t0
+    local grace=$1 out old_master old_workers t0 reload hold
     out=$(curl -sS -m 5 "http://127.0.0.1:$NGINX_PORT/" 2>&1)
     note "\$ curl http://127.0.0.1:$NGINX_PORT/ -> $out"
     expect "a request to 127.0.0.1 is answered" grep -q 'hello from nginx' <<<"$out"
 
-    old_master=$MASTER old_workers="${WORKERS[*]}"
-    note "\$ kill -HUP <pidone>   # reload"
-    t0=$(now_ms)
-    kill -HUP "$P1"
-    if wait_for 20 "new workers after HUP, the old ones gone, no zombie" reloaded "$old_workers"; then
-        note "measured: reloaded in $(($(now_ms) - t0)) ms: master $old_master -> $(child_of "$MASTER_PARENT" '^nginx: master process'), workers $old_workers -> ${WORKERS[*]}, zombies $ZOMBIES"
+    old_master=$MASTER
+    # Two reloads: HUP is no stop signal however often it comes.
+    for reload in 1 2; do
+        old_workers="${WORKERS[*]}"
+        note "\$ kill -HUP <pidone>   # reload $reload"
+        t0=$(now_ms)
+        kill -HUP "$P1"
+        if wait_for 20 "new workers after HUP $reload, the old ones gone, no zombie" reloaded "$old_workers"; then
+            note "measured: reload $reload in $(($(now_ms) - t0)) ms: master $old_master -> $(child_of "$MASTER_PARENT" '^nginx: master process'), workers $old_workers -> ${WORKERS[*]}, zombies $ZOMBIES"
+        fi
+        expect "HUP $reload reloads: the master pid stays" eq "$(child_of "$MASTER_PARENT" '^nginx: master process')" "$old_master"
+    done
+    # nginx names the sender: pidone, PID 1 of the namespace.
+    expect "nginx logged 2 reloads, on HUP from pidone" \
+        eq "$(grep -cE '\(SIGHUP\) received from 1, reconfiguring$' "$NGINX_DIR/error.log")" 2
+    # With a grace period, outlast it: a KILL that a reload had set off would come.
+    if ((grace > 0)); then
+        hold=$((grace + 1))
+        note "waiting $hold s, past the ${grace} s grace period"
+    else
+        hold=2
+        note "waiting $hold s"
     fi
-    expect "HUP reloads: the master pid stays" eq "$(child_of "$MASTER_PARENT" '^nginx: master process')" "$old_master"
-    expect "nginx logged the reload" has "$NGINX_DIR/error.log" 'reconfiguring'
+    expect "nothing is killed after the reloads: pidone and the master still run $hold s later" \
+        stays $((hold * 1000)) "$P1" "$old_master"
+    expect "... and the master is still the same" eq "$(child_of "$MASTER_PARENT" '^nginx: master process')" "$old_master"
     expect "pidone is still running after HUP" alive "$UNSHARE"
     out=$(curl -sS -m 5 "http://127.0.0.1:$NGINX_PORT/" 2>&1)
     note "\$ curl http://127.0.0.1:$NGINX_PORT/ -> $out"
-    expect "answered after the reload, by a new worker" grep -q 'hello from nginx' <<<"$out"
+    expect "answered after the reload, by a new worker" grep -qE "hello from nginx, worker ($(ns_pid "${WORKERS[0]}")|$(ns_pid "${WORKERS[1]}"))\$" <<<"$out"
 
     stop TERM
-    expect "docker stop-style TERM ends it within ${STOP_BOUND} s" lt "$STOP_MS" $((STOP_BOUND * 1000))
+    if ((grace > 0)); then
+        expect "docker stop-style TERM ends it well within the ${grace} s grace period (under $((grace / 2)) s)" lt "$STOP_MS" $((grace * 500))
+    else
+        expect "docker stop-style TERM ends it within ${STOP_BOUND} s" lt "$STOP_MS" $((STOP_BOUND * 1000))
+    fi
     expect "pidone exits with nginx's status, 0" eq "$CODE" 0
+    expect "nothing needed KILL" has "$LOG" ' 0 process\(es\) needed KILL'
     expect "no process remains in the namespace" ns_empty "$NS"
 }
 
 case_nginx_foreground() {
-    begin nginx "pidone -- nginx -g 'daemon off;': a request, HUP reloads, TERM stops"
+    begin nginx "pidone -t ${GRACE}s -- nginx -g 'daemon off;': a request, HUP reloads and kills nothing, TERM stops"
     local t0
     : >"$NGINX_DIR/error.log"
     t0=$(now_ms)
-    start nginx -v -- "${NGINX[@]}" -g 'daemon off;' || { end; return; }
+    start nginx -v -t "${GRACE}s" -- "${NGINX[@]}" -g 'daemon off;' || { end; return; }
     MASTER_PARENT=$P1
     if wait_for 20 "the nginx master (pidone's child) and 2 workers, answering" nginx_up "$P1"; then
         note "measured: up in $(($(now_ms) - t0)) ms: pidone $P1 > master $MASTER > workers ${WORKERS[*]}"
-        nginx_checks
+        nginx_checks "$GRACE"
     fi
     note "pidone's log:"
     show_log "$LOG"
@@ -480,7 +558,7 @@ case_nginx_daemon() {
         expect "pidone is still running after the nginx parent exited" alive "$UNSHARE"
         expect "the master leads a process group of its own (setsid): the first one's is gone" \
             eq "$(ps -o pgid= -p "$MASTER" | tr -d ' ')" "$MASTER"
-        alive "$UNSHARE" && nginx_checks
+        alive "$UNSHARE" && nginx_checks 0
     fi
     if alive "$UNSHARE"; then stop TERM; fi
     note "pidone's log:"
@@ -504,6 +582,260 @@ case_nginx_daemon() {
     fi
     note "control: pidone's log:"
     show_log "$ctl"
+    end
+}
+
+# ------------------------------------------------------- nginx and php-fpm
+
+# both_up: true once pidone's children are the php-fpm master with 2 workers,
+# ready, and the nginx master with 2 workers, answering on WEB_PORT; sets
+# FPM_MASTER, FPM_WORKERS, WEB_MASTER and WEB_WORKERS.
+both_up() {
+    fpm_up || return 1
+    FPM_MASTER=$MASTER FPM_WORKERS=("${WORKERS[@]}")
+    nginx_up "$P1" "$WEB_PORT" || return 1
+    WEB_MASTER=$MASTER WEB_WORKERS=("${WORKERS[@]}")
+}
+# php_answer: one request through nginx to hello.php; true if a worker of the
+# pool now running (FPM_WORKERS, by its pid in the namespace) answered it. Sets OUT.
+php_answer() {
+    local pid
+    OUT=$(curl -fsS -m 5 "http://127.0.0.1:$WEB_PORT/hello.php" 2>&1) || return 1
+    for pid in "${FPM_WORKERS[@]}"; do
+        [[ $OUT = "hello from php-fpm, worker $(ns_pid "$pid")" ]] && return 0
+    done
+    return 1
+}
+# session_leader PID: true if PID leads its own session (a service of its own).
+session_leader() { [[ $(ps -o sid= -p "$1" | tr -d ' ') = "$1" ]]; }
+# Shows the processes below pidone, one a line.
+show_tree() {
+    local pid
+    tree "$P1"
+    for pid in "${TREE[@]}"; do note "  $pid (ppid $(ps -o ppid= -p "$pid" | tr -d ' ')) $(cmdline "$pid")"; done
+}
+# procfile_checks: the Procfile is examples/php/Procfile with this tier's paths.
+procfile_checks() {
+    note "Procfile (examples/php/Procfile with the tier's paths):"
+    grep -v '^#' "$PROCFILE" | sed 's/^/    | /'
+    expect "the Procfile's web line is examples/php/Procfile's, with the tier's nginx.conf" \
+        grep -qxF "web: nginx -p $WEB_DIR -c $WEB_DIR/nginx.conf -e $WEB_DIR/error.log -g 'daemon off;'" "$PROCFILE"
+    expect "the Procfile's php line is examples/php/Procfile's, with the tier's php-fpm.conf" \
+        grep -qxF "php: $PHP_FPM -F -y $FPM_DIR/php-fpm.conf" "$PROCFILE"
+}
+# php_nginx_start NAME PIDONE_ARGS...: starts pidone on the Procfile, waits for
+# both services and checks how they run.
+php_nginx_start() {
+    local name=$1 t0
+    shift
+    : >"$FPM_DIR/php-fpm.log"
+    : >"$WEB_DIR/error.log"
+    : >"$WEB_DIR/access.log"
+    t0=$(now_ms)
+    start "$name" "$@" --procfile "$PROCFILE" || return 1
+    wait_for 20 "both services up: the php-fpm master and 2 workers, the nginx master and 2 workers, answering" both_up || return 1
+    note "measured: up in $(($(now_ms) - t0)) ms: pidone $P1 > nginx master $WEB_MASTER > workers ${WEB_WORKERS[*]}; pidone $P1 > php-fpm master $FPM_MASTER > workers ${FPM_WORKERS[*]} (host pids)"
+    expect "the service 'web' (nginx) leads a session of its own" session_leader "$WEB_MASTER"
+    expect "the service 'php' (php-fpm) leads a session of its own" session_leader "$FPM_MASTER"
+    t0=$(now_ms)
+    php_answer
+    note "\$ curl http://127.0.0.1:$WEB_PORT/hello.php -> ${OUT} ($(($(now_ms) - t0)) ms)"
+    expect "a request through nginx reaches hello.php over FastCGI, answered by a worker of the pool" php_answer
+    expect "nginx logged the requests with 200" has "$WEB_DIR/access.log" '"GET /hello.php HTTP/1.1" 200 '
+}
+
+# both_reloaded WEB_MASTER OLD_WEB_WORKERS FPM_MASTER OLD_FPM_WORKERS: true once
+# both masters are the same, each with 2 new workers, and no zombie is left.
+both_reloaded() {
+    fpm_reloaded "$3" "$4" || return 1
+    FPM_WORKERS=("${WORKERS[@]}")
+    MASTER=$1
+    reloaded "$2" && [[ $(child_of "$P1" '^nginx: master process') = "$1" ]] || return 1
+    WEB_WORKERS=("${WORKERS[@]}")
+}
+
+case_php_nginx() {
+    begin php-nginx "pidone -r TERM:QUIT --procfile Procfile (web: nginx, php: php-fpm): a PHP request through nginx, graceful stop of both"
+    local slow_pid stop_t slow_ms fpm_ns web_ns t0 old_web old_fpm
+    procfile_checks
+    rm -f "$FPM_DIR/run/slow.started"
+    # -vv: pidone says which signal went to whom, and how each service ended.
+    if php_nginx_start php-nginx -vv -r TERM:QUIT; then
+        fpm_ns=$(ns_pid "$FPM_MASTER") web_ns=$(ns_pid "$WEB_MASTER")
+
+        # HUP goes to both: nginx reloads, and so does php-fpm 8.2 (as on USR2).
+        old_web="${WEB_WORKERS[*]}" old_fpm="${FPM_WORKERS[*]}"
+        note "\$ kill -HUP <pidone>   # reload"
+        t0=$(now_ms)
+        kill -HUP "$P1"
+        if wait_for 20 "both reloaded: the same masters, new workers, no zombie" \
+            both_reloaded "$WEB_MASTER" "$old_web" "$FPM_MASTER" "$old_fpm"; then
+            note "measured: both reloaded in $(($(now_ms) - t0)) ms: nginx workers $old_web -> ${WEB_WORKERS[*]}, php-fpm workers $old_fpm -> ${FPM_WORKERS[*]}"
+        fi
+        expect "nginx logged the reload, on HUP from pidone" has "$WEB_DIR/error.log" '\(SIGHUP\) received from 1, reconfiguring$'
+        expect "php-fpm logged its reload" has "$FPM_DIR/php-fpm.log" 'Reloading in progress'
+        expect "pidone is still running after HUP" alive "$UNSHARE"
+        expect "answered after the reload, by a new worker of the pool" php_answer
+        note "\$ curl 'http://127.0.0.1:$WEB_PORT/slow.php?s=2' &   # 2 s, in flight at TERM"
+        curl -sS -m 20 "http://127.0.0.1:$WEB_PORT/slow.php?s=2" >"$WORK/web-slow.out" 2>&1 &
+        slow_pid=$!
+        if wait_for 10 "slow.php to start" test -e "$FPM_DIR/run/slow.started"; then
+            stop_t=$(now_ms)
+            stop TERM
+            wait "$slow_pid"
+            slow_ms=$(($(date -r "$WORK/web-slow.out" +%s%3N) - stop_t))
+            note "measured: the slow request's answer arrived ${slow_ms} ms after TERM: $(tail -n1 "$WORK/web-slow.out")"
+            expect "the request in flight finished: its answer came through nginx" grep -q '^slow request done' "$WORK/web-slow.out"
+            expect "... after TERM" ge "$slow_ms" 1
+            expect "TERM went to nginx's process group as QUIT" has "$LOG" "forwarded QUIT to -$web_ns\$"
+            expect "TERM went to php-fpm's process group as QUIT" has "$LOG" "forwarded QUIT to -$fpm_ns\$"
+            expect "the service 'web' exited with 0" has "$LOG" "the service 'web' \\(pid $web_ns\\) ended: status 0"
+            expect "the service 'php' exited with 0" has "$LOG" "the service 'php' \\(pid $fpm_ns\\) ended: status 0"
+            expect "nginx shut down gracefully" has "$WEB_DIR/error.log" 'gracefully shutting down'
+            expect "php-fpm shut down gracefully" has "$FPM_DIR/php-fpm.log" 'exiting, bye-bye'
+            expect "pidone exits 0" eq "$CODE" 0
+            expect "nothing needed KILL" has "$LOG" ' 0 process\(es\) needed KILL'
+            expect "no process remains in the namespace" ns_empty "$NS"
+        fi
+    fi
+    note "pidone's log:"
+    show_log "$LOG"
+    end
+}
+
+# fpm_back OLD_MASTER OLD_WORKERS: true once a new php-fpm master with 2 workers
+# runs, none of the old processes is left in the namespace, and no zombie.
+fpm_back() {
+    fpm_up && [[ $MASTER != "$1" ]] || return 1
+    local pid
+    tree "$P1"
+    ((ZOMBIES == 0)) || return 1
+    for pid in "${TREE[@]}"; do [[ " $1 $2 " = *" $pid "* ]] && return 1; done
+    FPM_MASTER=$MASTER FPM_WORKERS=("${WORKERS[@]}")
+}
+
+case_php_nginx_restart() {
+    begin php-nginx-restart "pidone -r TERM:QUIT --restart on-failure --procfile Procfile: php-fpm's master killed, php-fpm alone restarts"
+    local old_master old_workers web_workers t0 back_ms
+    if php_nginx_start php-nginx-restart -v -r TERM:QUIT --restart on-failure; then
+        old_master=$FPM_MASTER old_workers="${FPM_WORKERS[*]}" web_workers="${WEB_WORKERS[*]}"
+        note "\$ kill -KILL $old_master   # the php-fpm master"
+        t0=$(now_ms)
+        kill -KILL "$old_master"
+        if wait_for 20 "a new php-fpm master with 2 workers, the old master and workers gone, no zombie" \
+            fpm_back "$old_master" "$old_workers"; then
+            back_ms=$(($(now_ms) - t0))
+            note "measured: php-fpm restarted in ${back_ms} ms: master $old_master -> $FPM_MASTER, workers $old_workers -> ${FPM_WORKERS[*]}, zombies $ZOMBIES"
+            if wait_for 20 "a request through nginx answered by the new pool" php_answer; then
+                note "measured: answered again $(($(now_ms) - t0)) ms after the KILL: $OUT"
+            fi
+        fi
+        show_tree
+        expect "nginx kept its master" eq "$(child_of "$P1" '^nginx: master process')" "$WEB_MASTER"
+        MASTER=$WEB_MASTER
+        nginx_workers
+        expect "... and its workers" eq "${WORKERS[*]}" "$web_workers"
+        expect "nothing else runs: 2 masters, 4 workers" eq "${#TREE[@]}" 6
+        expect "pidone's log names the service that died" has "$LOG" "the service 'php' \\(.*\\) died after .*: killed by SIGKILL"
+        expect "pidone restarted php only" eq "$(grep -c 'restarted the service' "$LOG")" 1
+        expect "... it says so" has "$LOG" "restarted the service 'php' \\(pid [0-9]+, restart 1\\)"
+        if alive "$UNSHARE"; then
+            stop TERM
+            expect "pidone exits 0 after both stop gracefully" eq "$CODE" 0
+            expect "nothing needed KILL" has "$LOG" ' 0 process\(es\) needed KILL'
+            expect "no process remains in the namespace" ns_empty "$NS"
+        else
+            wait "$UNSHARE"
+            bad "pidone exited ($?) instead of restarting php-fpm"
+        fi
+    fi
+    note "pidone's log:"
+    show_log "$LOG"
+    end
+}
+
+# The image of Dockerfile.example without an engine: examples/php/Procfile and
+# examples/php/default.conf as they are, on the system's own Debian nginx and
+# php8.2-fpm configuration, with the image's one change to it (PHP_IMAGE_SED).
+# Private mount and network namespaces stand in for the container: /run,
+# /var/log, /var/lib/nginx and /var/www are fresh tmpfs, the site and php-fpm.conf
+# are bind-mounted over the system's in that namespace only, and nginx listens on
+# port 80 of a loopback of its own. Nothing of the host's is changed (mount -n:
+# not even libmount's /run/mount).
+PHP_IMAGE_SED='s/^;process_control_timeout = 0$/process_control_timeout = 8s/'
+IMAGE_FILES=(/etc/nginx/nginx.conf /etc/nginx/sites-available/default /etc/nginx/snippets/fastcgi-php.conf /etc/php/8.2/fpm/php-fpm.conf)
+# shellcheck disable=SC2016 # the inner shell's $1..$4
+IMAGE_SETUP='ip link set lo up &&
+mount -n -t tmpfs tmpfs /run && mkdir /run/php &&
+mount -n -t tmpfs tmpfs /var/log && mkdir /var/log/nginx &&
+mount -n -t tmpfs tmpfs /var/lib/nginx &&
+mount -n -t tmpfs tmpfs /var/www && mkdir -m 755 /var/www/html && mkdir -m 777 /var/www/run &&
+cp "$2"/*.php /var/www/html/ && chmod 644 /var/www/html/*.php &&
+mount -n --bind "$1/examples/php/default.conf" /etc/nginx/sites-available/default &&
+mount -n --bind "$3" /etc/php/8.2/fpm/php-fpm.conf &&
+exec "$4" -vv -r TERM:QUIT --procfile "$1/examples/php/Procfile"'
+
+in_image() { nsenter --net="/proc/$P1/ns/net" "$@"; }
+# image_up: true once both masters are pidone's children and hello.php answers on port 80.
+image_up() {
+    FPM_MASTER=$(child_of "$P1" '^php-fpm: master process') || return 1
+    WEB_MASTER=$(child_of "$P1" '^nginx: master process') || return 1
+    in_image curl -fsS -m 5 http://127.0.0.1/hello.php | grep -q '^hello from php-fpm'
+}
+
+# image_run NAME PHP_FPM_CONF: pidone on examples/php/Procfile in the stand-in
+# container; a 2 s request in flight at TERM; sets SLOW_OUT (its answer) and CODE.
+image_run() {
+    local name=$1 conf=$2 slow_pid out
+    LOG=$WORK/$name.log P1='' SLOW_OUT=$WORK/$name-slow.out CODE=''
+    note "\$ unshare --mount --net --pid --fork --mount-proc sh -c 'SETUP; exec pidone -vv -r TERM:QUIT --procfile examples/php/Procfile'"
+    unshare --mount --net --pid --fork --mount-proc sh -c "$IMAGE_SETUP" sh "$REPO" "$HERE/www" "$conf" "$BIN" >"$LOG" 2>&1 &
+    UNSHARE=$!
+    wait_for 10 "pidone under unshare" pidone_up || return 1
+    [[ -n $P1 ]] || { bad "pidone exited at once: $(head -c 300 "$LOG" | tr '\n' '|')"; return 1; }
+    STARTED+=("$P1")
+    NS=$(ns_of "$P1")
+    wait_for 20 "nginx and php-fpm up, hello.php answered on port 80" image_up || return 1
+    out=$(in_image curl -fsS -m 5 http://127.0.0.1/hello.php 2>&1)
+    note "measured: pidone $P1 > nginx master $WEB_MASTER ($(cmdline "$WEB_MASTER")), php-fpm master $FPM_MASTER ($(cmdline "$FPM_MASTER"))"
+    note "\$ curl http://127.0.0.1/hello.php   # in the container's network namespace -> $out"
+    expect "$name: a request through nginx on port 80 reaches php-fpm's socket and is answered" grep -q '^hello from php-fpm, worker' <<<"$out"
+    in_image curl -sS -m 20 "http://127.0.0.1/slow.php?s=2" >"$SLOW_OUT" 2>&1 &
+    slow_pid=$!
+    wait_for 10 "$name: slow.php to start" test -e "/proc/$P1/root/var/www/run/slow.started" || return 1
+    stop TERM
+    wait "$slow_pid"
+    note "measured: $name: the request in flight got: $(tr '\n' ' ' <"$SLOW_OUT" | cut -c1-80)"
+    expect "$name: pidone exits 0" eq "$CODE" 0
+    expect "$name: no process remains in the namespace" ns_empty "$NS"
+}
+
+case_php_image() {
+    begin php-image "Dockerfile.example's nginx + php-fpm image, without an engine: examples/php/Procfile on Debian's configuration"
+    local f conf=$WORK/image-php-fpm.conf
+    for f in "${IMAGE_FILES[@]}"; do
+        [[ -f $f ]] || { skip_case "no $f: not Debian's nginx and php8.2-fpm"; return; }
+    done
+    command -v php-fpm8.2 >/dev/null || { skip_case "no php-fpm8.2 in PATH"; return; }
+    if ! command -v nsenter >/dev/null || ! command -v ip >/dev/null; then
+        skip_case "no nsenter or ip"
+        return
+    fi
+    sed "$PHP_IMAGE_SED" /etc/php/8.2/fpm/php-fpm.conf >"$conf"
+    note "the image's change to php-fpm.conf: $(diff /etc/php/8.2/fpm/php-fpm.conf "$conf" | grep '^>')"
+    expect "Dockerfile.example makes the same change" grep -qF "sed -i '$PHP_IMAGE_SED'" "$REPO/Dockerfile.example"
+    if image_run php-image "$conf"; then
+        expect "the request in flight finished (process_control_timeout = 8s)" grep -q '^slow request done' "$SLOW_OUT"
+        expect "both services ended with 0" eq "$(grep -cE "the service '(web|php)' \(pid [0-9]+\) ended: status 0" "$LOG")" 2
+        expect "nothing needed KILL" has "$LOG" ' 0 process\(es\) needed KILL'
+    fi
+    note "pidone's log:"
+    show_log "$LOG"
+    # The control: Debian's php-fpm.conf as it is, process_control_timeout = 0.
+    if image_run php-image-control /etc/php/8.2/fpm/php-fpm.conf; then
+        expect "control: with Debian's process_control_timeout = 0 the request in flight is cut (502)" \
+            grep -q '502 Bad Gateway' "$SLOW_OUT"
+    fi
     end
 }
 
@@ -579,11 +911,14 @@ case_node_spawner() {
 # -------------------------------------------------------------------- main
 
 T0=$SECONDS
-say "ports on 127.0.0.1: php-fpm $FPM_PORT, nginx $NGINX_PORT, node $NODE_PORT; work dir $WORK"
+say "ports on 127.0.0.1: php-fpm $FPM_PORT, nginx $NGINX_PORT, nginx in front of php-fpm $WEB_PORT, node $NODE_PORT; work dir $WORK"
 case_php_fpm
 case_php_fpm_oom
 case_nginx_foreground
 case_nginx_daemon
+case_php_nginx
+case_php_nginx_restart
+case_php_image
 case_node_server
 case_node_spawner
 echo
