@@ -861,9 +861,18 @@ impl Supervisor {
                 )
             })
             .unwrap_or_default();
-        let restarts = match self.services.iter().map(|s| s.restarts).sum::<u32>() {
-            0 => String::new(),
-            n => format!(" after {n} restart(s)"),
+        // Each service's own restarts, named (the single workload's: "after N").
+        let restarted: Vec<String> = (self.services.iter())
+            .filter(|s| s.restarts > 0)
+            .map(|s| match &s.label {
+                Some(label) => format!("{} {}", label.name, s.restarts),
+                None => s.restarts.to_string(),
+            })
+            .collect();
+        let restarts = match (&self.services[..], restarted.is_empty()) {
+            (_, true) => String::new(),
+            ([_], false) => format!(" after {} restart(s)", restarted.join("")),
+            _ => format!("; restarts: {}", restarted.join(", ")),
         };
         let line = format!(
             "exiting with status {code}: {main}{restarts}{cause}; {termed} leftover process(es) got TERM, {killed} process(es) needed KILL"
