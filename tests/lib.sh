@@ -2,9 +2,11 @@
 # tests/workloads/run.sh): how a tier reports (say, unavailable,
 # begin/note/bad/expect, count_case, the final "N passed, M failed" counters),
 # shows a command line, waits, installs what it lacks and builds pidone; and, for
-# the two engine tiers, the test image's root file system, the cleanup of what an
-# engine leaves behind, and the checks run through the engine's command line. The
-# sourcing script sets TIER (its name in messages) first.
+# the two engine tiers, the test images (a busybox root, Dockerfile.example's
+# runtime stage on it), the cleanup of what an engine leaves behind, and the checks
+# run through the engine's command line (the cases made of them that both engines
+# run are tests/engine-cases.sh). The sourcing script sets TIER (its name in
+# messages) first.
 # shellcheck shell=bash
 
 say() { echo "$TIER tier: $*"; }
@@ -167,6 +169,22 @@ runtime_stage() {
     cp "$BIN" "$ctx/pidone"
 }
 
+# base_and_stage DIR BUILD_OPTION...: the two images both engine tiers test: BASE,
+# imported from DIR/rootfs (make_rootfs, from a tar: no registry), and IMAGE, built
+# with no network from runtime_stage DIR/context, shown first. The options are the
+# engine's own for that build: how it names BASE in RUNTIME_IMAGE, whether it pulls.
+# shellcheck disable=SC2153 # BASE and IMAGE: the engine tier's image names
+base_and_stage() {
+    local dir=$1
+    shift
+    make_rootfs "$dir/rootfs"
+    tar -C "$dir/rootfs" -c . | engine import --change 'CMD ["sh"]' - "$BASE" >/dev/null || return 1
+    runtime_stage "$dir/context" || return 1
+    say "building $IMAGE from Dockerfile.example's runtime stage:"
+    sed 's/^/    | /' "$dir/context/Dockerfile"
+    engine build -q --network none "$@" -t "$IMAGE" "$dir/context" >/dev/null
+}
+
 # Processes whose command line names directory $1: what an engine started there
 # (its containerd, conmons, shims). Not this shell.
 processes_naming() {
@@ -207,6 +225,23 @@ running() { [[ $(engine inspect -f '{{.State.Running}}' "$1" 2>/dev/null) = true
 exited() { [[ $(engine inspect -f '{{.State.Status}}' "$1" 2>/dev/null) = exited ]]; }
 exit_code() { engine inspect -f '{{.State.ExitCode}}' "$1" 2>/dev/null; }
 in_container() { engine exec "$1" "${@:2}"; }
+# The command line of PID 1 in container $1's PID namespace, one line.
+pid1() { engine exec "$1" cat /proc/1/cmdline 2>/dev/null | tr '\0\n' ' |' | sed 's/ $//'; }
+# What container $1 logged (its stdout and stderr), one line.
+log_line() { engine logs "$1" 2>&1 | tr '\n' '|'; }
+
+# init_is_pidone CONTAINER PATH: PID 1 of CONTAINER, the init the engine injected
+# (`ENGINE run --init`), is PATH, and its executable is the static pidone built
+# here (the engine names its init after itself: the file's hash says which it is).
+init_is_pidone() {
+    local exe want got
+    exe=$(engine exec "$1" readlink /proc/1/exe)
+    note "PID 1: $(pid1 "$1"), exe $exe"
+    want=$(sha256sum <"$BIN" | cut -d' ' -f1)
+    got=$(engine exec "$1" sha256sum /proc/1/exe | cut -d' ' -f1)
+    expect "PID 1 is $2" eq "$exe" "$2"
+    expect "PID 1's executable is the static pidone (sha256 ${got:0:12})" eq "$got" "$want"
+}
 
 # stop_timed CONTAINER SECONDS: `ENGINE stop -t SECONDS`; sets STOP_MS and STOP_CODE.
 stop_timed() {

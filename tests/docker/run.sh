@@ -5,8 +5,9 @@
 # a private dockerd (its own data and exec roots, socket, containerd, no network,
 # no iptables; `--init-path` is pidone), imports a test image with no registry
 # (an empty root filesystem with busybox and a few scripts), builds the runtime
-# stage of Dockerfile.example on it, and runs the cases below, each with a control
-# where one makes sense. Each case prints what it ran and measured, then PASS or
+# stage of Dockerfile.example on it, and runs the cases below and those it shares
+# with the podman tier (tests/engine-cases.sh), each with a control where one
+# makes sense. Each case prints what it ran and measured, then PASS or
 # FAIL; the last line is "N passed, M failed". Exit status: 0 when all passed.
 #
 # Needs root, dockerd (Debian: docker.io) and a static /bin/busybox (busybox-static):
@@ -23,6 +24,8 @@ IMAGE=pidone-e2e     # Dockerfile.example's runtime stage on top of BASE
 TIER=engine ENGINE=docker
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/../lib.sh"
+# shellcheck source=tests/engine-cases.sh
+source "$(dirname "$0")/../engine-cases.sh"
 
 # ---------------------------------------------------------------- prerequisites
 
@@ -99,15 +102,7 @@ start_engine() {
 }
 
 # The test images: BASE is imported from a tar, IMAGE is built with no network.
-build_images() {
-    make_rootfs "$WORK/rootfs"
-    tar -C "$WORK/rootfs" -c . | engine import --change 'CMD ["sh"]' - "$BASE" >/dev/null || return 1
-    # Dockerfile.example's runtime stage, with the binary copied in instead of built.
-    runtime_stage "$WORK/context" || return 1
-    say "building $IMAGE from Dockerfile.example's runtime stage:"
-    sed 's/^/    | /' "$WORK/context/Dockerfile"
-    engine build -q --network none --build-arg "RUNTIME_IMAGE=$BASE" -t "$IMAGE" "$WORK/context" >/dev/null
-}
+build_images() { base_and_stage "$WORK" --build-arg "RUNTIME_IMAGE=$BASE"; }
 
 # -------------------------------------------------------------- case helpers
 
@@ -158,51 +153,6 @@ case_host_example() {
     count_case
 }
 
-case_exit_codes() {
-    begin exit-codes "the workload's status passes through pidone"
-    local code=0
-    run run --rm --network none "$IMAGE" sh -c 'exit 3' || code=$?
-    expect "exit 3 -> 3 (got $code)" eq "$code" 3
-    code=0
-    run run --rm --network none "$IMAGE" sh -c 'kill -TERM $$' || code=$?
-    expect "death by TERM -> 143 (got $code)" eq "$code" 143
-    end
-}
-
-case_stop() {
-    begin stop "docker stop: pidone forwards TERM; control: sleep as PID 1 needs SIGKILL"
-    run run -d --name e2e-stop --network none "$IMAGE" sleep 1000 >/dev/null
-    wait_for 20 "sleep under pidone" in_container e2e-stop pidof sleep
-    stop_timed e2e-stop 10
-    expect "pidone: exit code 143, the workload died of the forwarded TERM" eq "$STOP_CODE" 143
-    expect "pidone: stopped before the 10 s timeout" lt "$STOP_MS" 10000
-    local pidone_ms=$STOP_MS
-    run run -d --name e2e-stop-control --network none --entrypoint sleep "$BASE" 1000 >/dev/null
-    wait_for 20 "the control running" running e2e-stop-control
-    stop_timed e2e-stop-control 2
-    expect "control: exit code 137 (SIGKILL after the timeout)" eq "$STOP_CODE" 137
-    expect "control: took the 2 s timeout" ge "$STOP_MS" 1900
-    note "measured: pidone ${pidone_ms} ms vs control ${STOP_MS} ms"
-    end
-}
-
-case_signals() {
-    begin signals "docker kill -s HUP / -s USR1 reach the workload"
-    run run -d --name e2e-signals --network none "$IMAGE" sh -c \
-        'trap "echo got HUP >> /tmp/log" HUP; trap "echo got USR1 >> /tmp/log" USR1; echo ready; while :; do sleep 1; done' >/dev/null
-    wait_for 20 "ready" logs_have e2e-signals ready
-    local sig
-    for sig in HUP USR1; do
-        run kill -s "$sig" e2e-signals >/dev/null
-        wait_for 10 "got $sig in /tmp/log" file_has e2e-signals /tmp/log "got $sig" &&
-            note "ok: the workload's trap ran for $sig"
-    done
-    note "/tmp/log: $(engine exec e2e-signals cat /tmp/log 2>&1 | tr '\n' '|')"
-    stop_timed e2e-signals 10
-    expect "stopped with 143" eq "$STOP_CODE" 143
-    end
-}
-
 case_rewrite() {
     begin rewrite "pidone -r 15:3 -r 10:0: TERM becomes QUIT, USR1 is dropped"
     run run -d --name e2e-rewrite --network none --ulimit core=0 --entrypoint /usr/bin/pidone "$IMAGE" \
@@ -216,17 +166,7 @@ case_rewrite() {
         expect "docker stop: the workload got QUIT" logs_have e2e-rewrite "got QUIT"
         expect "docker stop: exit code 0 (the QUIT trap exits 0)" eq "$STOP_CODE" 0
     fi
-    note "logs: $(engine logs e2e-rewrite 2>&1 | tr '\n' '|')"
-    end
-}
-
-case_zombies() {
-    begin zombies "$ORPHANS orphans: pidone reaps them; control: nothing reaps"
-    note "workload: sh -c '$ORPHAN_SCRIPT'"
-    run run -d --name e2e-zombies --network none "$IMAGE" sh -c "$ORPHAN_SCRIPT" >/dev/null
-    zombie_check e2e-zombies none
-    run run -d --name e2e-zombies-control --network none --entrypoint sh "$BASE" -c "$ORPHAN_SCRIPT" >/dev/null
-    zombie_check e2e-zombies-control many
+    note "logs: $(log_line e2e-rewrite)"
     end
 }
 
@@ -234,7 +174,7 @@ case_pod() {
     begin pod "pidone --pause as the pod's PID 1; members join with --pid container:"
     run run -d --name e2e-pod --network none --entrypoint /usr/bin/pidone "$IMAGE" --pause >/dev/null
     if wait_for 20 "the pause container running" in_container e2e-pod true; then
-        note "pod PID 1: $(engine exec e2e-pod cat /proc/1/cmdline | tr '\0' ' ')"
+        note "pod PID 1: $(pid1 e2e-pod)"
         run run -d --name e2e-pod-member --network none --pid container:e2e-pod --entrypoint sh "$BASE" \
             -c "$ORPHAN_SCRIPT" >/dev/null
         zombie_check e2e-pod-member none
@@ -244,20 +184,16 @@ case_pod() {
         note "measured: member status $(engine inspect -f '{{.State.Status}}' e2e-pod-member), exit code $(exit_code e2e-pod-member)"
         expect "the member died with the pod" exited e2e-pod-member
     fi
-    note "pod logs: $(engine logs e2e-pod 2>&1 | tr '\n' '|')"
+    note "pod logs: $(log_line e2e-pod)"
     end
 }
 
 case_init() {
     begin init "docker run --init: the engine injects pidone (dockerd --init-path) as PID 1"
-    local code=0 want got
+    local code=0
     run run -d --name e2e-init --network none --init "$BASE" sleep 1000 >/dev/null
     wait_for 20 "sleep under docker-init" in_container e2e-init pidof sleep
-    note "PID 1: $(engine exec e2e-init cat /proc/1/cmdline | tr '\0' ' '), exe $(engine exec e2e-init readlink /proc/1/exe)"
-    want=$(sha256sum <"$BIN" | cut -d' ' -f1)
-    got=$(engine exec e2e-init sha256sum /proc/1/exe | cut -d' ' -f1)
-    expect "PID 1 is /sbin/docker-init" eq "$(engine exec e2e-init readlink /proc/1/exe)" /sbin/docker-init
-    expect "PID 1's executable is the static pidone (sha256 ${got:0:12})" eq "$got" "$want"
+    init_is_pidone e2e-init /sbin/docker-init
     stop_timed e2e-init 10
     expect "docker stop: exit code 143" eq "$STOP_CODE" 143
     run run --rm --network none --init "$BASE" sh -c 'exit 3' || code=$?
@@ -290,7 +226,7 @@ case_dockerfile_example() {
     run run -d --name e2e-example --network none "$IMAGE" >/dev/null
     wait_for 20 "ready" logs_have e2e-example ready
     stop_timed e2e-example 10
-    note "logs: $(engine logs e2e-example 2>&1 | tr '\n' '|')"
+    note "logs: $(log_line e2e-example)"
     expect "exit code 0: the workload's TERM trap ran" eq "$STOP_CODE" 0
     expect "the workload said bye" logs_have e2e-example bye
     end
@@ -339,11 +275,13 @@ build_images || {
     say "FAIL: cannot build the test images"
     exit 1
 }
+# pidone as the image's ENTRYPOINT (Dockerfile.example's runtime stage).
+CASE_PREFIX='' RUN_AS=("$IMAGE")
 case_exit_codes
-case_stop
+case_stop "control: sleep as PID 1 needs SIGKILL"
 case_signals
 case_rewrite
-case_zombies
+case_zombies "control: nothing reaps"
 case_pod
 case_init
 case_init_version

@@ -8,10 +8,11 @@
 # directory (vfs storage, cgroupfs, runc, no search registry), imports a test image
 # with no registry (a busybox root file system from a tar), builds on it the runtime
 # stage of Dockerfile.example (tagged pidone-demo, the image the manifests name) and
-# examples/kubernetes/pause.Containerfile (pidone-pause), and runs the cases below,
-# each with a control where one makes sense. Every container runs with `--network
-# none`. Each case prints what it ran and measured, then PASS or FAIL; the last line
-# is "N passed, M failed". Exit status: 0 when all passed.
+# examples/kubernetes/pause.Containerfile (pidone-pause), and runs the cases below
+# and those it shares with the engine tier (tests/engine-cases.sh), each with a
+# control where one makes sense. Every container runs with `--network none`. Each
+# case prints what it ran and measured, then PASS or FAIL; the last line is "N
+# passed, M failed". Exit status: 0 when all passed.
 #
 # What this podman needs here, and why:
 # - containers.conf `default_ulimits = []`: podman raises RLIMIT_NOFILE by default,
@@ -48,6 +49,8 @@ HOST_DIRS=(/var/lib/containers /run/containers /run/runc /run/crun /run/libpod /
 TIER=podman ENGINE=podman
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/../lib.sh"
+# shellcheck source=tests/engine-cases.sh
+source "$(dirname "$0")/../engine-cases.sh"
 
 # ---------------------------------------------------------------- prerequisites
 
@@ -133,13 +136,8 @@ EOF
 
 # The test images, with no registry: BASE from a tar, IMAGE and PAUSE built on it.
 build_images() {
-    make_rootfs "$WORK/rootfs"
-    tar -C "$WORK/rootfs" -c . | engine import --change 'CMD ["sh"]' - "$BASE" >/dev/null || return 1
-    runtime_stage "$WORK/context" || return 1
-    say "building $IMAGE from Dockerfile.example's runtime stage:"
-    sed 's/^/    | /' "$WORK/context/Dockerfile"
-    engine build -q --pull=never --network none --build-arg "RUNTIME_IMAGE=localhost/$BASE" -t "$IMAGE" \
-        "$WORK/context" >/dev/null || return 1
+    # podman names an imported image localhost/NAME, and would look up a registry.
+    base_and_stage "$WORK" --pull=never --build-arg "RUNTIME_IMAGE=localhost/$BASE" || return 1
     mkdir -p "$WORK/pause" && cp "$BIN" "$WORK/pause/pidone"
     say "building $PAUSE: podman build -f examples/kubernetes/pause.Containerfile -t $PAUSE DIR (DIR holds pidone)"
     engine build -q --pull=never --network none -f "$KUBE/pause.Containerfile" -t "$PAUSE" "$WORK/pause" >/dev/null
@@ -154,15 +152,11 @@ end() {
     count_case
 }
 
-# The command line of PID 1 in container $1's PID namespace, one line.
-pid1() { engine exec "$1" cat /proc/1/cmdline 2>/dev/null | tr '\0\n' ' |' | sed 's/ $//'; }
 starts_with() { [[ $1 == "$2"* ]]; }
 # The PID namespace of container $1, seen from the host.
 pid_ns() { readlink "/proc/$(engine inspect -f '{{.State.Pid}}' "$1")/ns/pid"; }
 # Container $1's process in its own PID namespace (the last NSpid field).
 ns_pid() { awk '$1 == "NSpid:" { print $NF }' "/proc/$(engine inspect -f '{{.State.Pid}}' "$1")/status"; }
-# What container $1 logged (its stdout and stderr), one line.
-log_line() { engine logs "$1" 2>&1 | tr '\n' '|'; }
 # The lines of container $1's log that mention pidone.
 pidone_lines() { engine logs "$1" 2>&1 | grep -i pidone; }
 
@@ -186,96 +180,30 @@ pod_stop_timed() {
     note "measured: podman pod stop -t 10 took ${STOP_MS} ms"
 }
 
-# The same checks for pidone as the ENTRYPOINT (case 1) and as `--init` (case 2):
-# MODE names the case, RUN_AS holds the `podman run` arguments up to the command.
-check_exit_codes() {
-    begin "$MODE-exit-codes" "the workload's status passes through pidone"
-    local code=0
-    run run --rm --network none "${RUN_AS[@]}" sh -c 'exit 3' || code=$?
-    expect "exit 3 -> 3 (got $code)" eq "$code" 3
-    code=0
-    run run --rm --network none "${RUN_AS[@]}" sh -c 'kill -TERM $$' || code=$?
-    expect "death by TERM -> 143 (got $code)" eq "$code" 143
-    end
-}
-
-check_stop() {
-    begin "$MODE-stop" "podman stop: pidone forwards TERM${1:+; $1}"
-    run run -d --name e2e-stop --network none "${RUN_AS[@]}" sleep 1000 >/dev/null
-    wait_for 20 "sleep under pidone" in_container e2e-stop pidof sleep
-    note "PID 1: $(pid1 e2e-stop)"
-    stop_timed e2e-stop 10
-    expect "pidone: exit code 143, the workload died of the forwarded TERM" eq "$STOP_CODE" 143
-    expect "pidone: stopped before the 10 s timeout" lt "$STOP_MS" 10000
-    if [[ -n ${1:-} ]]; then
-        local pidone_ms=$STOP_MS
-        run run -d --name e2e-stop-control --network none --entrypoint sleep "$BASE" 1000 >/dev/null
-        wait_for 20 "the control running" running e2e-stop-control
-        stop_timed e2e-stop-control 2
-        expect "control: exit code 137 (SIGKILL after the timeout)" eq "$STOP_CODE" 137
-        expect "control: took the 2 s timeout" ge "$STOP_MS" 1900
-        note "measured: pidone ${pidone_ms} ms vs control ${STOP_MS} ms"
-    fi
-    end
-}
-
-check_signals() {
-    begin "$MODE-signals" "podman kill -s HUP / -s USR1 reach the workload"
-    run run -d --name e2e-signals --network none "${RUN_AS[@]}" sh -c \
-        'trap "echo got HUP >> /tmp/log" HUP; trap "echo got USR1 >> /tmp/log" USR1; echo ready; while :; do sleep 1; done' >/dev/null
-    wait_for 20 "ready" logs_have e2e-signals ready
-    local sig
-    for sig in HUP USR1; do
-        run kill -s "$sig" e2e-signals >/dev/null
-        wait_for 10 "got $sig in /tmp/log" file_has e2e-signals /tmp/log "got $sig" &&
-            note "ok: the workload's trap ran for $sig"
-    done
-    note "/tmp/log: $(engine exec e2e-signals cat /tmp/log 2>&1 | tr '\n' '|')"
-    stop_timed e2e-signals 10
-    expect "stopped with 143" eq "$STOP_CODE" 143
-    end
-}
-
-check_zombies() {
-    begin "$MODE-zombies" "$ORPHANS orphans: pidone reaps them${1:+; $1}"
-    note "workload: sh -c '$ORPHAN_SCRIPT'"
-    run run -d --name e2e-zombies --network none "${RUN_AS[@]}" sh -c "$ORPHAN_SCRIPT" >/dev/null
-    zombie_check e2e-zombies none
-    if [[ -n ${1:-} ]]; then
-        run run -d --name e2e-zombies-control --network none --entrypoint sh "$BASE" -c "$ORPHAN_SCRIPT" >/dev/null
-        zombie_check e2e-zombies-control many
-    fi
-    end
-}
-
 # ------------------------------------------------------------------- cases
 
 # 1. pidone as the image's ENTRYPOINT (Dockerfile.example's runtime stage).
 case_entrypoint() {
-    MODE=entrypoint RUN_AS=("$IMAGE")
-    check_exit_codes
-    check_stop "control: sleep as PID 1 needs SIGKILL"
-    check_signals
-    check_zombies "control: sh then sleep as PID 1, nothing reaps"
+    CASE_PREFIX=entrypoint- RUN_AS=("$IMAGE")
+    case_exit_codes
+    case_stop "control: sleep as PID 1 needs SIGKILL"
+    case_signals
+    case_zombies "control: sh then sleep as PID 1, nothing reaps"
 }
 
 # 2. `podman run --init --init-path`: podman bind-mounts pidone at /run/podman-init.
 case_init() {
     begin init "podman run --init --init-path pidone: PID 1 is /run/podman-init, the static pidone"
-    local want got
     run run -d --name e2e-init --network none --init --init-path "$WORK/bin/pidone" "$BASE" sleep 1000 >/dev/null
     wait_for 20 "sleep under the init" in_container e2e-init pidof sleep
-    note "PID 1: $(pid1 e2e-init), exe $(engine exec e2e-init readlink /proc/1/exe)"
-    want=$(sha256sum <"$BIN" | cut -d' ' -f1)
-    got=$(engine exec e2e-init sha256sum /proc/1/exe | cut -d' ' -f1)
-    expect "PID 1 is /run/podman-init" eq "$(engine exec e2e-init readlink /proc/1/exe)" /run/podman-init
-    expect "PID 1's executable is the static pidone (sha256 ${got:0:12})" eq "$got" "$want"
+    init_is_pidone e2e-init /run/podman-init
     end
-    MODE=init RUN_AS=(--init --init-path "$WORK/bin/pidone" "$BASE")
-    check_exit_codes
-    check_stop
-    check_signals
-    check_zombies
+    # The controls ran with the ENTRYPOINT cases.
+    CASE_PREFIX=init- RUN_AS=(--init --init-path "$WORK/bin/pidone" "$BASE")
+    case_exit_codes
+    case_stop
+    case_signals
+    case_zombies
 }
 
 # 3. pidone --pause as the infra process of a pod made with `podman pod create`.
