@@ -8,7 +8,7 @@
 
 use std::process::exit;
 
-fn main() {
+pub fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let on_usr1 = args.first().is_some_and(|a| a == "--on-usr1");
     if on_usr1 {

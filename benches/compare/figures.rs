@@ -3,6 +3,7 @@
 //! nothing.
 
 use crate::inits::is_peer;
+use crate::nocgroup;
 use std::fmt::Write as _;
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -194,8 +195,28 @@ pub fn print_figure(f: &Figure, direct_ratio: bool) -> String {
 /// One row per figure, one column per init (medians), and pidone ÷ best peer.
 pub fn summary(figures: &[&Figure], names: &[&'static str]) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "| figure | {} | pidone ÷ best peer |", names.join(" | "));
-    let _ = writeln!(s, "|---|{}---|", "---|".repeat(names.len()));
+    // The two wait points of issue 14 side by side, when both ran.
+    let pair = names.contains(&nocgroup::NAME);
+    let (pair_head, pair_rule) = if pair {
+        (format!(" pidone ÷ {} |", nocgroup::NAME), "---|")
+    } else {
+        (String::new(), "")
+    };
+    let _ = writeln!(
+        s,
+        "| figure | {} | pidone ÷ best peer |{pair_head}",
+        names.join(" | ")
+    );
+    let _ = writeln!(s, "|---|{}---|{pair_rule}", "---|".repeat(names.len()));
+    let pair_ratio = |f: &Figure, stat: fn(&Stats) -> f64| {
+        if !pair {
+            return String::new();
+        }
+        match (f.get("pidone"), f.get(nocgroup::NAME)) {
+            (Some(p), Some(q)) => format!(" {} |", ratio(stat(&p), stat(&q))),
+            _ => " — |".into(),
+        }
+    };
     for f in figures {
         let cells: Vec<String> = names
             .iter()
@@ -211,7 +232,13 @@ pub fn summary(figures: &[&Figure], names: &[&'static str]) -> String {
             (Some(p), Some((name, b))) => format!("{} ({name})", ratio(p.median, b)),
             _ => "—".into(),
         };
-        let _ = writeln!(s, "| {} | {} | {r} |", f.title, cells.join(" | "));
+        let _ = writeln!(
+            s,
+            "| {} | {} | {r} |{}",
+            f.title,
+            cells.join(" | "),
+            pair_ratio(f, |st| st.median)
+        );
         if f.p99 {
             let cells: Vec<String> = names
                 .iter()
@@ -222,7 +249,12 @@ pub fn summary(figures: &[&Figure], names: &[&'static str]) -> String {
                 _ => "—".into(),
             };
             let title = f.title.replace("(", "p99 (");
-            let _ = writeln!(s, "| {title} | {} | {r} |", cells.join(" | "));
+            let _ = writeln!(
+                s,
+                "| {title} | {} | {r} |{}",
+                cells.join(" | "),
+                pair_ratio(f, |st| st.p99)
+            );
         }
     }
     s

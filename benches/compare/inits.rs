@@ -2,8 +2,10 @@
 //! `--also` builds, and the peers found in /usr/bin (a missing one is skipped
 //! with a note), each run from a fresh copy; and the shuffled order of a round.
 
+use crate::nocgroup;
 use crate::options::Options;
 use std::fs;
+use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 
 /// The peers of pidone as a PID 1, from Debian (`apt-get install tini dumb-init catatonit`).
@@ -20,6 +22,9 @@ pub struct Init {
     pub name: &'static str,
     /// The program and the arguments that come before the workload; empty for direct.
     pub prefix: Vec<String>,
+    /// The mount namespace it runs in (`nocgroup`), and where its child says
+    /// how long entering it took; `None`: the bench's own.
+    pub mount_ns: Option<(RawFd, *mut u64)>,
 }
 
 impl Init {
@@ -43,18 +48,28 @@ pub fn inits(opts: &Options) -> Result<Vec<Init>, String> {
         Init {
             name: "direct",
             prefix: vec![],
+            mount_ns: None,
         },
         Init {
             name: "pidone",
-            prefix: vec![pidone, "--".into()],
+            prefix: vec![pidone.clone(), "--".into()],
+            mount_ns: None,
         },
     ];
+    if let Some(ns) = nocgroup::wanted(opts) {
+        list.push(Init {
+            name: nocgroup::NAME,
+            prefix: vec![pidone, "--".into()],
+            mount_ns: Some(ns),
+        });
+    }
     for (name, path) in &opts.also {
         let name: &'static str = Box::leak(name.clone().into_boxed_str());
         let path = path.to_string_lossy().into_owned();
         list.push(Init {
             name,
             prefix: vec![path, "--".into()],
+            mount_ns: None,
         });
     }
     for name in PEERS {
@@ -70,7 +85,11 @@ pub fn inits(opts: &Options) -> Result<Vec<Init>, String> {
         if name != "dumb-init" {
             prefix.push("--".into());
         }
-        list.push(Init { name, prefix });
+        list.push(Init {
+            name,
+            prefix,
+            mount_ns: None,
+        });
     }
     fresh_copies(&mut list)?;
     Ok(list)

@@ -32,12 +32,16 @@
 //! - `options`: the command line, the sizes of a run, the static build.
 //! - `inits`: the inits under test (pidone, its `--also` builds, the peers
 //!   found on the machine), their copies, the shuffled order of a round.
+//! - `nocgroup`: `pidone-sigtimedwait`, the same pidone with its cgroup files
+//!   out of reach (plain sigtimedwait), on a cgroup v1 host, and the check of
+//!   where each instance sleeps.
 //! - `process`: clone/exec, pipes, a running init with its workload, /proc reads.
 //! - `figures`: samples to statistics, a figure's table, the summary.
 //! - `start`: start+exit time, as a plain child and as PID 1.
 //! - `idle`: memory, binary size and idle wakeups over a sleeping workload.
 //! - `zombies`: the zombie storm (orphans reaped).
 //! - `signals`: signal latency and signal storms through the init.
+//! - `events`: pidone's CPU per limit event (OOM kills in a v1 memory cgroup).
 //! - `instructions`: instructions of `INIT -- /bin/true` under callgrind.
 //! - `supervisors`: pidone `--procfile` against supervisord, s6, runit and
 //!   honcho, over three services (its own folder).
@@ -47,6 +51,8 @@
 
 #[path = "../../examples/bench_lines.rs"]
 mod bench_lines;
+#[path = "../../examples/bench_oom.rs"]
+mod bench_oom;
 #[path = "../../examples/bench_orphans.rs"]
 mod bench_orphans;
 #[path = "../../examples/bench_receiver.rs"]
@@ -54,11 +60,15 @@ mod bench_receiver;
 #[path = "../../examples/bench_sleeper.rs"]
 mod bench_sleeper;
 mod cgroup;
+mod events;
 mod figures;
+#[path = "../../examples/hog.rs"]
+mod hog;
 mod idle;
 mod inits;
 mod instructions;
 mod json;
+mod nocgroup;
 mod options;
 mod process;
 mod report;
@@ -81,6 +91,8 @@ fn main() {
         Ok("bench_receiver") => return bench_receiver::main(),
         Ok("bench_orphans") => return bench_orphans::main(),
         Ok("bench_lines") => return bench_lines::main(),
+        Ok("bench_oom") => return bench_oom::main(),
+        Ok("hog") => return hog::main(),
         _ => {}
     }
     let mut opts = Options::parse();
@@ -106,15 +118,17 @@ fn run(opts: &Options) -> Result<(), String> {
     let (_cgroup, scheduling) = cgroup::leave_autogroup();
     eprintln!("scheduling: {scheduling}");
     run.scheduling = scheduling;
+    run.wait = nocgroup::check(&inits)?;
     let started = Instant::now();
     // In this order; `--only` picks some (`options::PHASES` names them all).
     type Phase<'a> = &'a dyn Fn() -> Result<Vec<figures::Figure>, String>;
-    let phases: [(&str, Phase); 7] = [
+    let phases: [(&str, Phase); 8] = [
         ("start", &|| start::bench(opts, &inits)),
         ("idle", &|| idle::bench(opts, &inits)),
         ("zombies", &|| zombies::bench(opts, &inits)),
         ("latency", &|| signals::bench_latency(opts, &inits)),
         ("storms", &|| signals::bench_storms(opts, &inits)),
+        ("events", &|| events::bench(opts, &inits)),
         ("instructions", &|| instructions::bench(&inits, &dir)),
         ("supervisors", &|| supervisors::bench(opts, &dir)),
     ];

@@ -21,6 +21,8 @@ pub struct Options {
     pub only: Vec<String>,
     /// More pidone builds to measure, as NAME=PATH: e.g. a static build.
     pub also: Vec<(String, PathBuf)>,
+    /// No `pidone-sigtimedwait` instance on a cgroup v1 host (`nocgroup`).
+    pub no_sigtimedwait: bool,
     pub start_rounds: usize,
     pub idle: Duration,
     pub latency_signals: usize,
@@ -37,6 +39,9 @@ pub struct Options {
     /// Lines each writing service writes in the relay figure.
     pub relay_lines: usize,
     pub relay_rounds: usize,
+    /// Limit events (OOM kills) per round, and rounds, each on a fresh pidone.
+    pub events: usize,
+    pub event_rounds: usize,
 }
 
 impl Options {
@@ -52,6 +57,7 @@ impl Options {
         let mut json = None;
         let mut only = Vec::new();
         let mut also = Vec::new();
+        let mut no_sigtimedwait = false;
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
             match arg.as_str() {
@@ -78,6 +84,7 @@ impl Options {
                     };
                     also.push((name.to_string(), PathBuf::from(path)));
                 }
+                "--no-sigtimedwait" => no_sigtimedwait = true,
                 "--bench" => {} // cargo bench adds it
                 "-h" | "--help" => {
                     println!("{USAGE}");
@@ -97,6 +104,7 @@ impl Options {
             json,
             only,
             also,
+            no_sigtimedwait,
             start_rounds: pick(300, 50),
             idle: Duration::from_secs(if quick { 2 } else { 10 }),
             latency_signals: pick(1000, 200),
@@ -109,6 +117,8 @@ impl Options {
             supervisor_kills: pick(4, 3),
             relay_lines: pick(100_000, 20_000),
             relay_rounds: pick(3, 1),
+            events: pick(6, 3),
+            event_rounds: pick(3, 1),
         }
     }
 }
@@ -119,17 +129,20 @@ const USAGE: &str = "usage: cargo bench --bench compare [-- OPTIONS]
   --pidone PATH      measure this pidone binary instead of the shipped static build
   --dynamic          measure the dynamic release build cargo bench made (target/release)
   --also NAME=PATH   measure another pidone build too (e.g. a static one); repeatable
+  --no-sigtimedwait  no pidone-sigtimedwait instance (on a cgroup v1 host, the same
+                     pidone with /sys/fs/cgroup covered: plain sigtimedwait)
   --only LIST        run only these phases, comma-separated: start, idle, zombies,
-                     latency, storms, instructions, supervisors (then no JSON
-                     unless --json)
+                     latency, storms, events, instructions, supervisors (then no
+                     JSON unless --json)
   --json PATH        where to write the results (default benches/results/latest.json)";
 
-const PHASES: [&str; 7] = [
+const PHASES: [&str; 8] = [
     "start",
     "idle",
     "zombies",
     "latency",
     "storms",
+    "events",
     "instructions",
     "supervisors",
 ];

@@ -118,6 +118,8 @@ pub struct Run {
     peers: String,
     /// Which cpu cgroup the bench ran in (`cgroup::leave_autogroup`).
     pub scheduling: String,
+    /// Where pidone and pidone-sigtimedwait sleep (`nocgroup::check`).
+    pub wait: Option<String>,
     /// The supervisors' versions, when that phase runs.
     supervisors: Option<String>,
 }
@@ -142,6 +144,7 @@ impl Run {
             version: source_version(),
             peers: peer_versions(inits),
             scheduling: String::new(),
+            wait: None,
             supervisors: opts.wants("supervisors").then(supervisors::versions),
         }
     }
@@ -173,6 +176,9 @@ impl Run {
             ("scheduling", self.scheduling),
             ("duration_s", format!("{:.0}", took.as_secs_f64())),
         ];
+        if let Some(wait) = self.wait {
+            meta.insert(6, ("wait", wait));
+        }
         if let Some(versions) = self.supervisors {
             meta.insert(5, ("supervisors", versions));
         }

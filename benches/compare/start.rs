@@ -9,7 +9,7 @@ use crate::options::Options;
 use crate::process::{Prepared, Stdio3, dev_null, spawn, wait_blocking};
 use std::ffi::CString;
 use std::os::fd::AsRawFd;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub fn bench(opts: &Options, inits: &[Init]) -> Result<Vec<Figure>, String> {
     eprintln!(
@@ -27,8 +27,7 @@ pub fn bench(opts: &Options, inits: &[Init]) -> Result<Vec<Figure>, String> {
     let cmds: Vec<(Prepared, CString)> = inits
         .iter()
         .map(|i| {
-            let argv = i.argv(&true_args);
-            let cmd = Prepared::of(&argv)?;
+            let cmd = Prepared::for_init(i, &true_args)?;
             let program = cmd.args[0].clone();
             Ok((cmd, program))
         })
@@ -48,7 +47,10 @@ pub fn bench(opts: &Options, inits: &[Init]) -> Result<Vec<Figure>, String> {
                     format!("cannot start {}{how}: {e}", inits[i].name)
                 })?;
                 let status = wait_blocking(pid).map_err(|e| e.to_string())?;
-                let dt = t0.elapsed();
+                // Entering the instance's mount namespace is the bench's doing.
+                let dt = t0
+                    .elapsed()
+                    .saturating_sub(Duration::from_nanos(cmd.setup_ns()));
                 if status != 0 {
                     return Err(format!(
                         "{} -- /bin/true failed (wait status {status:#x})",
