@@ -14,11 +14,11 @@
 //! pending is folded away, as any standard signal sent twice.
 //!
 //! A descriptor that cannot raise SIGIO (cgroup v1's eventfd) is polled
-//! instead: once there is one, the wait is a `ppoll` over a signalfd of the
-//! same signals and those descriptors, and a signal is then taken with
-//! `sigtimedwait` at once, so that it reads the same. Measured in the bench:
-//! `sigtimedwait` alone costs no more than before per signal; the poll costs a
-//! little more (benches/README).
+//! instead: once there is one, the wait is an `epoll_pwait` over a signalfd of
+//! the same signals and those descriptors, and a signal is then read from the
+//! signalfd: two system calls per signal instead of one. Measured in the bench
+//! (benches/README, "The wait"): `sigtimedwait` alone costs what it did before
+//! per signal; the poll costs more, on cgroup v1 hosts only.
 
 use crate::signals::{self, Received, SignalSet};
 use nix::errno::Errno;
@@ -45,17 +45,21 @@ fn readiness(sig: &Received) -> bool {
 
 pub struct Wait {
     signals: SignalSet,
-    /// Descriptors that cannot raise SIGIO, and the signalfd that joins them.
-    polled: Vec<RawFd>,
-    signalfd: Option<OwnedFd>,
+    /// With a descriptor that cannot raise SIGIO: an epoll instance over a
+    /// signalfd of the same signals and those descriptors, and the signalfd.
+    polled: Option<Polled>,
+}
+
+struct Polled {
+    epoll: OwnedFd,
+    signalfd: OwnedFd,
 }
 
 impl Wait {
     pub fn new(signals: SignalSet) -> Self {
         Wait {
             signals,
-            polled: Vec::new(),
-            signalfd: None,
+            polled: None,
         }
     }
 
@@ -81,60 +85,116 @@ impl Wait {
     /// Watches `fd` by polling it in the wait (it cannot raise SIGIO). It must
     /// stay open as long as the wait lives.
     pub fn poll(&mut self, fd: RawFd) -> Result<(), Errno> {
-        if self.signalfd.is_none() {
+        if self.polled.is_none() {
             let flags = libc::SFD_NONBLOCK | libc::SFD_CLOEXEC;
             // SAFETY: signalfd(-1) makes a new descriptor for a valid sigset_t.
-            let sfd = unsafe { libc::signalfd(-1, self.signals.as_ptr(), flags) };
-            let sfd = Errno::result(sfd)?;
+            let sfd = Errno::result(unsafe { libc::signalfd(-1, self.signals.as_ptr(), flags) })?;
             // SAFETY: the descriptor was just returned to us and is owned by nothing else.
-            self.signalfd = Some(unsafe { OwnedFd::from_raw_fd(sfd) });
+            let signalfd = unsafe { OwnedFd::from_raw_fd(sfd) };
+            // SAFETY: epoll_create1 returns a new descriptor or -1.
+            let efd = Errno::result(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
+            // SAFETY: as above.
+            let epoll = unsafe { OwnedFd::from_raw_fd(efd) };
+            add(&epoll, signalfd.as_raw_fd())?;
+            self.polled = Some(Polled { epoll, signalfd });
         }
-        self.polled.push(fd);
-        Ok(())
+        match &self.polled {
+            Some(polled) => add(&polled.epoll, fd),
+            None => Err(Errno::EINVAL),
+        }
     }
 
     /// Sleeps until the next event, or `deadline`. With no deadline and nothing
     /// happening, it stays in the kernel: no wakeups.
     pub fn next(&mut self, deadline: Option<Instant>) -> Result<Event, Errno> {
-        let Some(signalfd) = &self.signalfd else {
+        let Some(polled) = &self.polled else {
             return Ok(match signals::wait(&self.signals, deadline)? {
                 Some(sig) if readiness(&sig) => Event::Ready,
                 Some(sig) => Event::Signal(sig),
                 None => Event::Timeout,
             });
         };
-        let mut fds: Vec<libc::pollfd> = std::iter::once(signalfd.as_raw_fd())
-            .chain(self.polled.iter().copied())
-            .map(|fd| libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            })
-            .collect();
+        let signalfd = polled.signalfd.as_raw_fd();
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 4];
         loop {
-            let timeout =
-                deadline.map(|d| signals::timespec(d.saturating_duration_since(Instant::now())));
-            let ts = timeout.as_ref().map_or(std::ptr::null(), |t| t as *const _);
-            // SAFETY: fds is a live array of fds.len() pollfds; ts is null or a
-            // live local; a null sigmask leaves the mask as it is.
-            let n = unsafe { libc::ppoll(fds.as_mut_ptr(), fds.len() as _, ts, std::ptr::null()) };
-            match Errno::result(n) {
+            // Rounded up to the millisecond: woken a little late, never early
+            // (an early wake would find nothing due and wait again).
+            let timeout = deadline.map_or(-1, |d| {
+                let left = d.saturating_duration_since(Instant::now());
+                left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
+            });
+            // SAFETY: events is a live array of its length; a null sigmask
+            // leaves the mask as it is.
+            let n = unsafe {
+                libc::epoll_pwait(
+                    polled.epoll.as_raw_fd(),
+                    events.as_mut_ptr(),
+                    events.len() as i32,
+                    timeout,
+                    std::ptr::null(),
+                )
+            };
+            let ready = match Errno::result(n) {
                 Err(Errno::EINTR) => continue,
                 Err(e) => return Err(e),
                 Ok(0) => return Ok(Event::Timeout),
-                Ok(_) => {}
+                Ok(n) => &events[..n as usize],
+            };
+            // A pending signal first, as sigtimedwait would take it.
+            if ready.iter().any(|e| e.u64 == signalfd as u64)
+                && let Some(sig) = read_signal(signalfd)?
+            {
+                return Ok(if readiness(&sig) {
+                    Event::Ready
+                } else {
+                    Event::Signal(sig)
+                });
             }
-            if fds[0].revents != 0 {
-                match signals::take_pending(&self.signals)? {
-                    Some(sig) if readiness(&sig) => return Ok(Event::Ready),
-                    Some(sig) => return Ok(Event::Signal(sig)),
-                    // Taken by nobody else; a spurious wakeup at worst.
-                    None => {}
-                }
-            }
-            if fds[1..].iter().any(|p| p.revents != 0) {
+            if ready.iter().any(|e| e.u64 != signalfd as u64) {
                 return Ok(Event::Ready);
             }
+        }
+    }
+}
+
+/// Adds `fd` to `epoll` for reading, tagged with its number.
+fn add(epoll: &OwnedFd, fd: RawFd) -> Result<(), Errno> {
+    let mut event = libc::epoll_event {
+        events: libc::EPOLLIN as u32,
+        u64: fd as u64,
+    };
+    // SAFETY: a live epoll descriptor and event.
+    Errno::result(unsafe {
+        libc::epoll_ctl(epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut event)
+    })
+    .map(drop)
+}
+
+/// One pending signal from the (non-blocking) signalfd, if any.
+fn read_signal(signalfd: RawFd) -> Result<Option<Received>, Errno> {
+    // SAFETY: an all-zero signalfd_siginfo is a valid buffer.
+    let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::signalfd_siginfo>();
+    loop {
+        // SAFETY: read into a live buffer of its size.
+        let n = unsafe {
+            libc::read(
+                signalfd,
+                (&mut info as *mut libc::signalfd_siginfo).cast(),
+                size,
+            )
+        };
+        if n == size as isize {
+            return Ok(Some(Received {
+                signo: info.ssi_signo as i32,
+                sender: info.ssi_pid as i32,
+                code: info.ssi_code,
+            }));
+        }
+        match Errno::last() {
+            Errno::EINTR => continue,
+            Errno::EAGAIN => return Ok(None),
+            e => return Err(e),
         }
     }
 }

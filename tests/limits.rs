@@ -89,13 +89,13 @@ fn oom_control(group: &TestCgroup, key: &str) -> u64 {
 }
 
 /// pidone (pid `pid`) watches the cgroup's memory.oom_control through an eventfd
-/// and sleeps in ppoll with no deadline, its first wakeup behind it.
+/// and sleeps in epoll_pwait with no deadline, its first wakeup behind it.
 fn wait_watching(pid: i32) {
     wait_untimed_signal_wait(pid);
     let syscall = fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
     assert!(
-        syscall.starts_with(&format!("{} ", libc::SYS_ppoll)),
-        "with an eventfd to watch, pidone waits in ppoll: /proc/{pid}/syscall {syscall}"
+        syscall.starts_with(&format!("{} ", libc::SYS_epoll_pwait)),
+        "with an eventfd to watch, pidone waits in epoll_pwait: /proc/{pid}/syscall {syscall}"
     );
     let eventfd = fs::read_dir(format!("/proc/{pid}/fd"))
         .into_iter()

@@ -2,7 +2,7 @@
 //! binary, run in a mount namespace where an empty tmpfs covers /sys/fs/cgroup,
 //! so that it finds no cgroup file to watch and waits in plain `sigtimedwait`,
 //! while `pidone` on a cgroup v1 host watches memory.oom_control through an
-//! eventfd and so waits in `ppoll` over a signalfd and that eventfd. Both run
+//! eventfd and so waits in `epoll_pwait` over a signalfd and that eventfd. Both run
 //! side by side in every phase, interleaved like any init.
 //!
 //! The namespace is made once, by a short-lived child (`unshare(CLONE_NEWNS)`,
@@ -120,6 +120,7 @@ fn sleeping_in(pid: libc::pid_t) -> (String, &'static str) {
         "271" => "ppoll",
         "7" => "poll",
         "232" => "epoll_wait",
+        "281" => "epoll_pwait",
         _ => "?",
     };
     (nr, name)

@@ -304,19 +304,25 @@ pub fn wait_signal_wait(pid: i32) {
     wait_in_sigtimedwait(pid, "pidone to wait for signals", |_| true);
 }
 
-/// Waits until `pid` sleeps in its wait with no timeout (the third argument of
-/// rt_sigtimedwait, or of ppoll when it also watches a descriptor that cannot
-/// raise SIGIO, NULL): a wait that only an event ends.
+/// Waits until `pid` sleeps in its wait with no timeout: rt_sigtimedwait with a
+/// NULL timeout, or, when it also watches a descriptor that cannot raise SIGIO
+/// (cgroup v1's eventfd), epoll_pwait with a timeout of -1: a wait that only an
+/// event ends.
 pub fn wait_untimed_signal_wait(pid: i32) {
-    wait_in_sigtimedwait(pid, "pidone to wait for signals with no deadline", |args| {
-        args.get(3) == Some(&"0x0")
-    });
+    wait_in_sigtimedwait(
+        pid,
+        "pidone to wait for signals with no deadline",
+        |args| match args.first().and_then(|n| n.parse::<i64>().ok()) {
+            Some(libc::SYS_epoll_pwait) => args.get(4).is_some_and(|t| t.ends_with("ffffffff")),
+            _ => args.get(3) == Some(&"0x0"),
+        },
+    );
 }
 
 /// Waits until /proc/PID/syscall shows pidone's one wait (rt_sigtimedwait, or
-/// ppoll over a signalfd on cgroup v1) with arguments that `ok`.
+/// epoll_pwait over a signalfd on cgroup v1) with arguments that `ok`.
 fn wait_in_sigtimedwait(pid: i32, what: &str, ok: impl Fn(&[&str]) -> bool) {
-    let calls = [libc::SYS_rt_sigtimedwait, libc::SYS_ppoll].map(|n| n.to_string());
+    let calls = [libc::SYS_rt_sigtimedwait, libc::SYS_epoll_pwait].map(|n| n.to_string());
     wait_for(what, || {
         fs::read_to_string(format!("/proc/{pid}/syscall")).is_ok_and(|s| {
             let args: Vec<&str> = s.split_whitespace().collect();
