@@ -12,7 +12,7 @@ use crate::HELPER_VAR;
 use crate::figures::{Figure, Stats};
 use crate::inits::Init;
 use crate::options::Options;
-use crate::process::{Lines, Prepared, Running, Stdio3, pipe, spawn};
+use crate::process::{Prepared, Running, pipe};
 use std::ffi::CString;
 use std::fs;
 use std::io::{self, Read};
@@ -157,28 +157,9 @@ fn round(opts: &Options, init: &Init, group: &MemoryCgroup) -> Result<Round, Str
     let procs = group.dir.join("cgroup.procs");
     cmd.cgroup_procs =
         Some(CString::new(procs.to_string_lossy().as_bytes()).map_err(|e| e.to_string())?);
-    let program = cmd.args[0].clone();
-    let (out_r, out_w) = pipe().map_err(|e| e.to_string())?;
-    let (in_r, in_w) = pipe().map_err(|e| e.to_string())?;
     let (err_r, err_w) = pipe().map_err(|e| e.to_string())?;
-    let fds = Stdio3 {
-        stdin: in_r.as_raw_fd(),
-        stdout: out_w.as_raw_fd(),
-        stderr: err_w.as_raw_fd(),
-        die_with_bench: true,
-    };
-    let pid = spawn(&cmd, &program, true, fds)
-        .map_err(|e| format!("cannot start {} in a new PID namespace: {e}", init.name))?;
-    drop((out_w, in_r, err_w));
-    let mut r = Running {
-        init,
-        pid,
-        out: Lines {
-            fd: out_r,
-            buf: Vec::new(),
-        },
-        input: Some(in_w),
-    };
+    let mut r = Running::spawn(init, &cmd, err_w.as_raw_fd())?;
+    drop(err_w);
     r.expect("ready", Duration::from_secs(10))?;
     // pidone sets up its watch at its first wakeup, 10 ms after the start.
     sleep(Duration::from_millis(300));

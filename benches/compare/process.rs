@@ -272,17 +272,23 @@ impl<'a> Running<'a> {
         workload.extend(args.iter().map(|a| a.to_string()));
         let mut cmd = Prepared::for_init(init, &workload)?;
         cmd.set_env(HELPER_VAR, helper)?;
-        let program = cmd.args[0].clone();
         let null = dev_null()?;
+        Self::spawn(init, &cmd, null.as_raw_fd())
+    }
+
+    /// Starts `cmd` (an init with its helper workload, prepared) as PID 1 of a
+    /// new PID namespace, its stdin and stdout pipes of ours, its stderr `stderr`.
+    pub fn spawn(init: &'a Init, cmd: &Prepared, stderr: RawFd) -> Result<Running<'a>, String> {
+        let program = cmd.args[0].clone();
         let (out_r, out_w) = pipe().map_err(|e| e.to_string())?;
         let (in_r, in_w) = pipe().map_err(|e| e.to_string())?;
         let fds = Stdio3 {
             stdin: in_r.as_raw_fd(),
             stdout: out_w.as_raw_fd(),
-            stderr: null.as_raw_fd(),
+            stderr,
             die_with_bench: true,
         };
-        let pid = spawn(&cmd, &program, true, fds)
+        let pid = spawn(cmd, &program, true, fds)
             .map_err(|e| format!("cannot start {} in a new PID namespace: {e}", init.name))?;
         Ok(Running {
             init,
