@@ -47,17 +47,7 @@ pub struct Config {
     pub termination_log: Option<PathBuf>,
 }
 
-/// When pidone starts the workload again.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Policy {
-    /// Classic init semantics: exit with the workload.
-    #[default]
-    No,
-    /// After a non-zero exit, or a death by a signal pidone did not forward.
-    OnFailure,
-    /// After any exit that pidone was not asked for.
-    Always,
-}
+pub use crate::config::RestartPolicy as Policy;
 
 /// The restart policy and its back-off.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -11,6 +11,7 @@
 //! Procfile parser: services and their argv).
 
 pub mod cli;
+pub mod config;
 pub mod diagnose;
 pub mod error;
 pub mod logging;
