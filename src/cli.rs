@@ -15,66 +15,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// What pidone was asked to do.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Config {
-    /// The workload: program and arguments (empty in pause mode).
-    pub command: Vec<OsString>,
-    pub pause: bool,
-    pub subreaper: bool,
-    pub single_child: bool,
-    pub pdeathsig: Option<c_int>,
-    pub log_level: LevelFilter,
-    pub warn_on_reap: bool,
-    /// Exit codes of the workload that pidone turns into 0 (tini's -e).
-    pub expect_exit: Vec<u8>,
-    pub rewrites: Rewrites,
-    pub grace: Option<Duration>,
-    pub stop_delay: Option<Duration>,
-    /// The signals (as forwarded, after the rewrites) that start the shutdown.
-    pub stop_signals: Vec<c_int>,
-    pub wait_all: bool,
-    pub restart: Restart,
-    /// After the main child exits 0, follow the daemon whose pid this file holds.
-    pub pidfile: Option<PathBuf>,
-    /// The workload's /proc/self/oom_score_adj, set before exec.
-    pub oom_score_adj: Option<i16>,
-    /// `--procfile`: the services to run instead of one command.
-    pub procfile: Option<Vec<procfile::Service>>,
-    /// `--prefix`: relay the services' output, each line prefixed with its name.
-    pub prefix: bool,
-    /// Kubernetes' termination message file (`None`: off).
-    pub termination_log: Option<PathBuf>,
-}
-
-pub use crate::config::RestartPolicy as Policy;
-
-/// The restart policy and its back-off.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Restart {
-    pub policy: Policy,
-    /// The first delay; it doubles after each quick failure.
-    pub delay: Duration,
-    /// The longest delay; a workload that ran this long resets the delay.
-    pub max_delay: Duration,
-    /// Give up after this many restarts and exit with the last status.
-    pub max_restarts: Option<u32>,
-    /// Receiving this signal restarts the workload in place.
-    pub signal: Option<c_int>,
-}
-
-impl Default for Restart {
-    fn default() -> Self {
-        let (delay, max_delay) = (Duration::from_millis(100), Duration::from_secs(30));
-        Restart {
-            policy: Policy::No,
-            delay,
-            max_delay,
-            max_restarts: None,
-            signal: None,
-        }
-    }
-}
+pub use crate::config::{Config, Restart, RestartPolicy as Policy};
 
 const USAGE: &str = "pidone [OPTIONS] [--] COMMAND [ARG]...\n       pidone --procfile PATH [OPTIONS]\n       pidone --pause [OPTIONS]";
 

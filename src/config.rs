@@ -2,10 +2,83 @@
 //! from the command line, the environment and the Procfile; everything else reads
 //! them and imports nothing of `cli`. Nothing here parses or performs.
 
+use crate::signals::Rewrites;
 use libc::c_int;
+use log::LevelFilter;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// What pidone was asked to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// The workload: program and arguments (empty in pause mode).
+    pub command: Vec<OsString>,
+    pub pause: bool,
+    pub subreaper: bool,
+    pub single_child: bool,
+    pub pdeathsig: Option<c_int>,
+    pub log_level: LevelFilter,
+    pub warn_on_reap: bool,
+    /// Exit codes of the workload that pidone turns into 0 (tini's -e).
+    pub expect_exit: Vec<u8>,
+    pub rewrites: Rewrites,
+    pub grace: Option<Duration>,
+    pub stop_delay: Option<Duration>,
+    /// The signals (as forwarded, after the rewrites) that start the shutdown.
+    pub stop_signals: Vec<c_int>,
+    pub wait_all: bool,
+    pub restart: Restart,
+    /// After the main child exits 0, follow the daemon whose pid this file holds.
+    pub pidfile: Option<PathBuf>,
+    /// The workload's /proc/self/oom_score_adj, set before exec.
+    pub oom_score_adj: Option<i16>,
+    /// `--procfile`: the services to run instead of one command.
+    pub procfile: Option<Vec<Service>>,
+    /// `--prefix`: relay the services' output, each line prefixed with its name.
+    pub prefix: bool,
+    /// Kubernetes' termination message file (`None`: off).
+    pub termination_log: Option<PathBuf>,
+}
+
+/// The restart policy and its back-off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Restart {
+    pub policy: RestartPolicy,
+    /// The first delay; it doubles after each quick failure.
+    pub delay: Duration,
+    /// The longest delay; a workload that ran this long resets the delay.
+    pub max_delay: Duration,
+    /// Give up after this many restarts and exit with the last status.
+    pub max_restarts: Option<u32>,
+    /// Receiving this signal restarts the workload in place.
+    pub signal: Option<c_int>,
+}
+
+impl Default for Restart {
+    fn default() -> Self {
+        let (delay, max_delay) = (Duration::from_millis(100), Duration::from_secs(30));
+        Restart {
+            policy: RestartPolicy::No,
+            delay,
+            max_delay,
+            max_restarts: None,
+            signal: None,
+        }
+    }
+}
+
+/// One service of a Procfile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Service {
+    pub name: String,
+    /// The program and its arguments: the words of a plain command, or
+    /// ["/bin/sh", "-c", LINE] for a command that uses other shell syntax.
+    pub command: Vec<OsString>,
+    /// The command as written in the Procfile (for messages).
+    pub line: String,
+    pub options: ServiceOptions,
+}
 
 /// When a service is started again after it ended.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -29,7 +29,7 @@ pub mod supervisor;
 pub mod terminal;
 pub mod wait;
 
-pub use cli::Config;
+pub use config::Config;
 pub use error::Error;
 
 use log::info;
@@ -136,8 +136,9 @@ pub fn run(config: Config, signals: SignalSet) -> Result<i32, Error> {
             Err(e) => return Err(e),
         });
     }
-    let again =
-        several || config.restart.policy != cli::Policy::No || config.restart.signal.is_some();
+    let again = several
+        || config.restart.policy != config::RestartPolicy::No
+        || config.restart.signal.is_some();
     let keep = relay
         .as_ref()
         .map(relay::Relay::descriptors)

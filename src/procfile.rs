@@ -47,16 +47,7 @@ use std::ffi::OsString;
 use std::io::Read;
 use std::path::Path;
 
-/// One service of a Procfile.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Service {
-    pub name: String,
-    /// The program and its arguments: the words of a plain command, or
-    /// ["/bin/sh", "-c", LINE] for a command that uses other shell syntax.
-    pub command: Vec<OsString>,
-    /// The command as written in the Procfile (for messages).
-    pub line: String,
-}
+pub use crate::config::Service;
 
 /// Larger than any Procfile written by hand; what is past it is not a Procfile.
 const MAX_SIZE: usize = 1 << 20;
@@ -171,6 +162,7 @@ pub fn parse(name: &str, text: &str) -> Result<Vec<Service>, String> {
             name: service.to_owned(),
             command: argv,
             line: command.to_owned(),
+            options: Default::default(),
         };
         services.push((number, service));
     }

@@ -1,7 +1,7 @@
 //! Whether the workload starts again after its main process exits, and after how
 //! long. Pure decisions with no syscalls: the supervisor carries them out.
 
-use crate::cli::{Policy, Restart};
+use crate::config::{Restart, RestartPolicy as Policy};
 use libc::c_int;
 use std::time::Duration;
 

@@ -11,7 +11,7 @@ mod service;
 pub use decide::{Action, decide, is_terminal_stop};
 pub use service::{Label, Launch, Main, Service, State};
 
-use crate::cli::Restart;
+use crate::config::Restart;
 use crate::diagnose::{self, Death, Limits, MemoryCounters, TerminationLog};
 use crate::error::Error;
 use crate::relay::Relay;
