@@ -27,7 +27,8 @@
 # /var/lib/containers/cache, and netavark and runc create /run/containers and
 # /run/runc: the tier removes those that did not exist before it ran.
 #
-# Needs root, podman, runc and a static /bin/busybox (busybox-static): they are
+# Needs root, podman, runc, catatonit (podman kube play builds its pause image
+# with it) and a static /bin/busybox (busybox-static): they are
 # installed with apt-get when missing. When podman cannot run here, the tier is
 # skipped with a reason, except under CI=true, where that is a failure.
 #
@@ -58,6 +59,10 @@ install_missing() {
     local missing=()
     command -v podman >/dev/null || missing+=(podman)
     command -v runc >/dev/null || missing+=(runc)
+    # podman kube play builds its local pause image around catatonit (a
+    # Recommends of podman, so a --no-install-recommends podman lacks it).
+    command -v catatonit >/dev/null || [[ -x /usr/libexec/podman/catatonit ]] ||
+        missing+=(catatonit)
     is_static /bin/busybox || missing+=(busybox-static)
     apt_install "${missing[@]}"
 }
