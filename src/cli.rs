@@ -375,6 +375,7 @@ fn parse_options(args: Vec<OsString>) -> Result<Config, Error> {
     // Accepted for tini compatibility (a group is pidone's default), but checked.
     tini_flag("TINI_KILL_PROCESS_GROUP")?;
     let restart = restart(&args);
+    dropped_but_named(&args)?;
     Ok(Config {
         command: args.command,
         pause: args.pause,
@@ -412,6 +413,29 @@ fn restart(args: &Args) -> Restart {
         max_delay: args.restart_max_delay.unwrap_or(default.max_delay),
         max_restarts: args.max_restarts,
         signal: args.restart_signal,
+    }
+}
+
+/// One rule for options that contradict each other: a signal that `-r` drops
+/// (`X:0`, the last rule for X) can neither restart nor stop anything, so
+/// naming it in `--restart-signal` or `--stop-signals` is a usage error that
+/// names both, rather than an option that silently does nothing.
+fn dropped_but_named(args: &Args) -> Result<(), Error> {
+    let rewrites = Rewrites(args.rewrite.clone());
+    let dropped = |signo: c_int| rewrites.get(signo) == Some(0);
+    let conflict = |signo: c_int, option: &str| {
+        Error::Usage(format!(
+            "-r {}:0 drops the signal that {option} names (a dropped signal is never received)",
+            signals::Name(signo)
+        ))
+    };
+    if let Some(signo) = args.restart_signal.filter(|&s| dropped(s)) {
+        return Err(conflict(signo, "--restart-signal"));
+    }
+    let stops = args.stop_signals.as_ref().map_or(&[][..], |l| &l.0[..]);
+    match stops.iter().find(|&&s| dropped(s)) {
+        Some(&signo) => Err(conflict(signo, "--stop-signals")),
+        None => Ok(()),
     }
 }
 
@@ -518,7 +542,21 @@ fn env_number(name: &str) -> Result<Option<u32>, Error> {
 
 /// clap's error as one line: its first line, without the `error: ` prefix.
 fn usage(e: &clap::Error) -> Error {
-    let text = e.to_string();
+    let mut text = e.to_string();
+    // The user's values escaped first, so that a newline in one does not cut
+    // the message short (Error's Display escapes what is left).
+    for (_, value) in e.context() {
+        let values = match value {
+            clap::error::ContextValue::String(s) => std::slice::from_ref(s),
+            clap::error::ContextValue::Strings(v) => v.as_slice(),
+            _ => &[],
+        };
+        for raw in values {
+            if let std::borrow::Cow::Owned(escaped) = crate::error::escape(raw) {
+                text = text.replace(raw.as_str(), &escaped);
+            }
+        }
+    }
     let first = text.lines().next().unwrap_or("invalid arguments");
     let first = first.strip_prefix("error: ").unwrap_or(first);
     Error::Usage(format!("{first} (see 'pidone --help')"))
@@ -645,6 +683,48 @@ mod tests {
                 let _ = parse_str(&[option, value, "x"]);
                 let _ = parse_str(&[&format!("{option}={value}"), "x"]);
             }
+        }
+    }
+
+    #[test]
+    fn a_dropped_signal_cannot_restart_or_stop() {
+        for (args, message) in [
+            (
+                &["-r", "USR1:0", "--restart-signal", "USR1", "x"][..],
+                "-r USR1:0 drops the signal that --restart-signal names",
+            ),
+            (
+                &["-r", "15:0", "--stop-signals", "INT,TERM", "x"],
+                "-r TERM:0 drops the signal that --stop-signals names",
+            ),
+        ] {
+            let err = parse_str(args).unwrap_err();
+            assert_eq!(err.exit_code(), 1);
+            assert!(err.to_string().starts_with(message), "{args:?}: {err}");
+        }
+        // The last rule wins: USR1 is forwarded again, so it can restart.
+        let args = [
+            "-r",
+            "USR1:0",
+            "-r",
+            "USR1:USR1",
+            "--restart-signal",
+            "USR1",
+            "x",
+        ];
+        assert!(parse_str(&args).is_ok());
+        // Dropped but not named (TERM stays a default stop signal): allowed.
+        assert!(parse_str(&["-r", "TERM:0", "--restart-signal", "USR1", "x"]).is_ok());
+        assert!(parse_str(&["-r", "USR1:0", "--stop-signals", "TERM", "x"]).is_ok());
+    }
+
+    #[test]
+    fn values_in_errors_are_escaped_on_one_line() {
+        for value in ["a\nb", "\u{1b}[31mX", "x\r\u{85}\u{2028}"] {
+            let err = parse_str(&["-p", value, "x"]).unwrap_err().to_string();
+            assert!(!err.contains(|c: char| c.is_control()), "{err:?}");
+            assert!(err.contains(&*crate::error::escape(value)), "{err:?}");
+            assert!(err.starts_with("invalid value '"), "{err:?}");
         }
     }
 

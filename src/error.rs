@@ -4,6 +4,7 @@
 //! hit, read when the message is written (`diagnose::fork_limits`).
 
 use nix::errno::Errno;
+use std::borrow::Cow;
 use std::fmt;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -36,8 +37,9 @@ fn not_found(errno: Errno) -> bool {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Usage(msg) => f.write_str(msg),
+            Error::Usage(msg) => f.write_str(&escape(msg)),
             Error::Exec { program, errno } => {
+                let program = escape(program);
                 write!(f, "cannot execute '{program}': {}", describe(*errno))?;
                 if *errno == Errno::ENOMEM {
                     limits(f, *errno)?;
@@ -71,6 +73,28 @@ fn limits(f: &mut fmt::Formatter<'_>, errno: Errno) -> fmt::Result {
     } else {
         write!(f, ": {limits}")
     }
+}
+
+/// `text` with every control character (newline, ESC, C1 controls such as
+/// U+0085) and the Unicode line and paragraph separators written as an escape
+/// (`\n`, `\u{1b}`): a value the user gave, copied into a message, can then
+/// neither split it into two lines nor colour the terminal. The one place
+/// that does it: every `Error` goes through it when displayed, and messages
+/// built elsewhere (the Procfile's, the pidfile's) call it on the value.
+pub fn escape(text: &str) -> Cow<'_, str> {
+    let special = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
+    if !text.chars().any(special) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if special(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// The C library's words for an errno (`strerror`), as a shell prints them:
@@ -117,5 +141,28 @@ mod tests {
         );
         assert_eq!(Error::Fork(Errno::EAGAIN).exit_code(), 1);
         assert_eq!(Error::Usage("x".into()).exit_code(), 1);
+    }
+
+    #[test]
+    fn values_are_escaped_into_one_line() {
+        assert_eq!(escape("plain café"), "plain café");
+        assert_eq!(escape("a\nb"), "a\\nb");
+        assert_eq!(escape("\u{1b}[31mX"), "\\u{1b}[31mX");
+        assert_eq!(
+            escape("a\tb\rc\u{85}d\u{2028}e\u{7f}"),
+            "a\\tb\\rc\\u{85}d\\u{2028}e\\u{7f}"
+        );
+        // Quotes and backslashes stay as they are: only what garbles a line.
+        assert_eq!(escape(r#"'a' "b" \c"#), r#"'a' "b" \c"#);
+        let usage = Error::Usage("invalid value 'a\nb' for X".into()).to_string();
+        assert_eq!(usage, "invalid value 'a\\nb' for X");
+        let exec = Error::Exec {
+            program: "\u{1b}[31mfoo".into(),
+            errno: Errno::ENOENT,
+        };
+        assert_eq!(
+            exec.to_string(),
+            "cannot execute '\\u{1b}[31mfoo': No such file or directory"
+        );
     }
 }

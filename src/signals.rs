@@ -194,9 +194,14 @@ pub fn parse(text: &str) -> Result<c_int, String> {
     let signo = if let Ok(n) = bare.parse::<c_int>() {
         n
     } else if let Some(off) = bare.strip_prefix("RTMIN") {
-        min + rt_offset(off).ok_or_else(bad)?
+        // Checked: `RTMIN+2147483614` is no signal, not a wrapped number.
+        rt_offset(off)
+            .and_then(|o| min.checked_add(o))
+            .ok_or_else(bad)?
     } else if let Some(off) = bare.strip_prefix("RTMAX") {
-        max - rt_offset(off).map(|o| -o).ok_or_else(bad)?
+        rt_offset(off)
+            .and_then(|o| max.checked_add(o))
+            .ok_or_else(bad)?
     } else {
         Signal::from_str(&format!("SIG{bare}")).map_err(|_| bad())? as c_int
     };
@@ -273,6 +278,21 @@ mod tests {
         ] {
             let err = parse(bad).unwrap_err();
             assert!(err.contains(&format!("'{bad}'")), "{err}");
+        }
+    }
+
+    #[test]
+    fn realtime_offsets_that_overflow_are_refused() {
+        for bad in [
+            "RTMIN+2147483614",
+            "RTMAX+2147483584",
+            "RTMIN+2147483647",
+            "RTMAX-2147483648",
+            "RTMIN-2147483647",
+            "RTMAX+99999999999",
+        ] {
+            let err = parse(bad).unwrap_err();
+            assert!(err.starts_with(&format!("invalid signal '{bad}'")), "{err}");
         }
     }
 

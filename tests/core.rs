@@ -321,6 +321,53 @@ fn usage_errors_exit_1_with_one_line_like_the_peers() {
 }
 
 #[test]
+fn a_dropped_signal_named_elsewhere_is_a_usage_error() {
+    for (args, expect) in [
+        (
+            &["-r", "USR1:0", "--restart-signal", "USR1", "--", "true"][..],
+            "pidone: -r USR1:0 drops the signal that --restart-signal names",
+        ),
+        (
+            &["-r", "TERM:0", "--stop-signals", "TERM,INT", "--", "true"],
+            "pidone: -r TERM:0 drops the signal that --stop-signals names",
+        ),
+    ] {
+        let out = run(How::Plain, args);
+        assert_eq!(out.code, Some(1), "{args:?}");
+        assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.starts_with(expect), "{args:?}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn a_bad_value_is_escaped_into_one_line() {
+    let cases: [(&[&str], Option<(&str, &str)>, &str); 5] = [
+        (&["-p", "\u{1b}[31mX"], None, "'\\u{1b}[31mX'"),
+        (&[], Some(("PIDONE_VERBOSITY", "a\nb")), "'a\\nb'"),
+        (&[], Some(("TINI_VERBOSITY", "1\n2")), "'1\\n2'"),
+        (&[], Some(("TINI_SUBREAPER", "\u{1b}[0m")), "'\\u{1b}[0m'"),
+        (&[], Some(("DUMB_INIT_SETSID", "x\ny")), "'x\\ny'"),
+    ];
+    for (args, env, expect) in cases {
+        let mut all = args.to_vec();
+        all.extend(["--", "true"]);
+        let mut cmd = command(How::Plain, &all);
+        if let Some((name, value)) = env {
+            cmd.env(name, value);
+        }
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?} {env:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?} {env:?}: {stderr}");
+        assert!(
+            !stderr.trim_end().contains(|c: char| c.is_control()),
+            "{stderr:?}"
+        );
+        assert!(stderr.contains(expect), "{args:?} {env:?}: {stderr}");
+    }
+}
+
+#[test]
 fn fork_failure_names_the_process_limit() {
     // A pids cgroup that holds pidone and allows nothing more: fork() gets EAGAIN.
     let root = ["/sys/fs/cgroup/pids", "/sys/fs/cgroup"]
