@@ -341,7 +341,8 @@ fn a_dropped_signal_named_elsewhere_is_a_usage_error() {
 
 #[test]
 fn a_bad_value_is_escaped_into_one_line() {
-    let cases: [(&[&str], Option<(&str, &str)>, &str); 5] = [
+    type Case<'a> = (&'a [&'a str], Option<(&'a str, &'a str)>, &'a str);
+    let cases: [Case; 5] = [
         (&["-p", "\u{1b}[31mX"], None, "'\\u{1b}[31mX'"),
         (&[], Some(("PIDONE_VERBOSITY", "a\nb")), "'a\\nb'"),
         (&[], Some(("TINI_VERBOSITY", "1\n2")), "'1\\n2'"),
