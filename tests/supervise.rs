@@ -259,6 +259,28 @@ fn a_pidfile_that_names_no_pid_is_an_error() {
 }
 
 #[test]
+fn a_pidfile_that_is_a_fifo_or_dev_zero_is_refused_at_once() {
+    // The workload controls the path: a FIFO would block open(2) for good, a
+    // symlink to /dev/zero would be read without end.
+    for (make, name) in [
+        ("mkfifo {dir}/p.pid", "p.pid"),
+        ("ln -s /dev/zero {dir}/p.pid", "p.pid"),
+    ] {
+        let out = run(
+            How::Subreaper,
+            &["--pidfile", "{dir}/p.pid", "--", "/bin/sh", "-c", make],
+        );
+        assert_eq!(out.code, Some(1), "{make}: {}", out.stderr);
+        assert!(
+            out.stderr
+                .contains(&format!("{name} is not a regular file")),
+            "{make}: {}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
 fn oom_score_adj_is_set_before_exec() {
     for value in ["500", "1000"] {
         let out = run(

@@ -1,0 +1,34 @@
+//! The Procfile: service lines, their indented options, and the word splitting
+//! of commands. Checked: no panic; an error is one line that names the file;
+//! what parses has valid, distinct names, commands without NUL, and a start
+//! order that is a permutation of the services.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use pidone::procfile;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    match procfile::parse("Procfile", text) {
+        Err(err) => {
+            assert!(err.starts_with("Procfile"), "{err}");
+            assert!(!err.contains('\n'), "{err:?}");
+        }
+        Ok(services) => {
+            assert!(!services.is_empty());
+            for (i, s) in services.iter().enumerate() {
+                assert!(!s.name.is_empty() && s.name.len() <= procfile::MAX_NAME);
+                assert!(services[..i].iter().all(|t| t.name != s.name));
+                assert!(!s.command.is_empty());
+                assert!(s.command.iter().all(|w| !w.as_encoded_bytes().contains(&0)));
+            }
+            let order = procfile::start_order(&services).expect("parse checked the order");
+            let mut sorted = order.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, (0..services.len()).collect::<Vec<_>>());
+        }
+    }
+});
