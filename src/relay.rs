@@ -26,6 +26,8 @@ use std::time::{Duration, Instant};
 const HIGH: usize = 32 * 1024;
 /// How much is read from one pipe at a time.
 const CHUNK: usize = 16 * 1024;
+/// The longest name a prefix holds (a name is at most 64 bytes: the Procfile's bound).
+const MAX_PREFIX: usize = 128;
 /// The retry for a destination that cannot say when it takes writes again.
 const RETRY: Duration = Duration::from_millis(20);
 
@@ -121,10 +123,24 @@ pub struct Relay {
 
 impl Relay {
     pub fn new<'a>(names: impl IntoIterator<Item = &'a str> + Clone) -> Self {
-        let width = names.clone().into_iter().map(str::len).max().unwrap_or(0);
+        // The Procfile bounds names (`procfile::MAX_NAME`); the prefix is cut
+        // there too, so that a prefixed line always fits one PIPE_BUF write.
+        let cut = |name: &'a str| &name.as_bytes()[..name.len().min(MAX_PREFIX)];
+        let width = names
+            .clone()
+            .into_iter()
+            .map(|n| cut(n).len())
+            .max()
+            .unwrap_or(0);
         let prefixes: Vec<Vec<u8>> = names
             .into_iter()
-            .map(|name| format!("{name:width$} | ").into_bytes())
+            .map(|name| {
+                let name = cut(name);
+                let mut prefix = name.to_vec();
+                prefix.resize(width, b' ');
+                prefix.extend_from_slice(b" | ");
+                prefix
+            })
             .collect();
         let longest = prefixes.iter().map(Vec::len).max().unwrap_or(0);
         Relay {
@@ -215,12 +231,17 @@ impl Relay {
         let (prefix, out) = (&self.prefixes[stream.prefix], &mut self.outs[stream.to]);
         while !bytes.is_empty() {
             let room = self.max_line - stream.line.len();
-            let (piece, newline) = match bytes.iter().take(room).position(|&b| b == b'\n') {
+            // A newline right after a full line ends that line: it is no empty
+            // line of its own (a line of exactly `max_line` bytes is one line).
+            let (piece, newline) = match bytes.iter().take(room + 1).position(|&b| b == b'\n') {
                 Some(n) => (&bytes[..n], true),
                 None => (&bytes[..bytes.len().min(room)], false),
             };
             bytes = &bytes[piece.len() + usize::from(newline)..];
-            if newline || stream.line.len() + piece.len() == self.max_line {
+            let full = stream.line.len() + piece.len() == self.max_line;
+            // A full line is cut only once a byte that is not its newline
+            // follows; until then it waits, as a partial line does.
+            if newline || (full && !bytes.is_empty()) {
                 if stream.line.is_empty() {
                     emit(out, prefix, piece);
                 } else {
@@ -272,6 +293,57 @@ mod tests {
         r.take(0, b"o\n\nthree");
         assert_eq!(lines(&r.outs[0]), "web    | one\nweb    | two\nweb    | \n");
         assert_eq!(r.streams[0].line, b"three");
+    }
+
+    fn stream(r: &mut Relay, prefix: usize) {
+        let (read, write) = nix::unistd::pipe().unwrap();
+        std::mem::forget(write);
+        r.streams.push(Stream {
+            pipe: read,
+            prefix,
+            to: 0,
+            line: Vec::new(),
+        });
+    }
+
+    #[test]
+    fn a_line_that_exactly_fits_is_one_line() {
+        let full = vec![b'x'; PIPE_BUF - "web | ".len() - 1];
+        let one = format!("web | {}\n", "x".repeat(full.len()));
+        assert_eq!(one.len(), PIPE_BUF);
+        // In one read, and with the newline in the next read.
+        for split in [false, true] {
+            let mut r = relay();
+            stream(&mut r, 0);
+            if split {
+                r.take(0, &full);
+                assert_eq!(lines(&r.outs[0]), "", "a full line waits for its newline");
+                r.take(0, b"\nnext\n");
+            } else {
+                r.take(0, &[&full[..], b"\nnext\n"].concat());
+            }
+            assert_eq!(lines(&r.outs[0]), format!("{one}web | next\n"), "{split}");
+        }
+        // One byte more is cut into two lines, and no empty third.
+        let mut r = relay();
+        stream(&mut r, 0);
+        r.take(0, &[&full[..], b"yz\n"].concat());
+        assert_eq!(lines(&r.outs[0]), format!("{one}web | yz\n"));
+    }
+
+    #[test]
+    fn a_long_name_keeps_lines_within_pipe_buf() {
+        let long = "n".repeat(65_536);
+        let mut r = Relay::new([long.as_str(), "web"]);
+        stream(&mut r, 0);
+        stream(&mut r, 1);
+        r.take(0, &vec![b'x'; 3 * PIPE_BUF]);
+        r.take(1, b"short\n");
+        let text = lines(&r.outs[0]);
+        assert!(text.lines().count() >= 4, "{}", text.lines().count());
+        for line in text.split_inclusive('\n') {
+            assert!(line.len() <= PIPE_BUF, "{}", line.len());
+        }
     }
 
     #[test]
