@@ -4,15 +4,22 @@
 //!
 //! # The format
 //!
-//! One service per line, `name: command`. Blank lines and lines whose first
-//! non-blank character is `#` are ignored; the whitespace around the name and
-//! around the command is not part of them. Lines end with LF or CRLF. A name is
-//! made of ASCII letters, digits, `_` and `-`, and no two services share one. The
-//! name ends at the first `:`, so the command may contain more. A file holds at
-//! least one service, at most 64, and at most 1 MiB of UTF-8 text: anything else
-//! is an error naming the file and the line (`Procfile:3: ...`), never a partial
+//! One service per line, `name: command`, starting at the line's first
+//! character. Blank lines and lines whose first non-blank character is `#` are
+//! ignored; the spaces and tabs around the name and around the command are not
+//! part of them (other blanks, such as a no-break space, are, as in `sh`). Lines
+//! end with LF or CRLF. A name is made of ASCII letters, digits, `_` and `-`, at
+//! most 64 bytes (`MAX_NAME`), and no two services share one. The name ends at
+//! the first `:`, so the command may contain more. A file holds at least one
+//! service, at most 64, and at most 1 MiB of UTF-8 text: anything else is an
+//! error naming the file and the line (`Procfile:3: ...`), never a partial
 //! result, so bad input cannot make pidone allocate without bound. So is an
 //! unterminated quote, a NUL byte (exec cannot pass one) or a lone CR in a command.
+//!
+//! An indented line (a space or a tab first) is never a service: it is an
+//! option of the service above it, `key: value` (`options`). foreman and honcho
+//! take only lines that start with a name, so they run such a file too. The
+//! services' `after` must name services of the file and make no cycle.
 //!
 //! # Shell or no shell
 //!
@@ -34,6 +41,9 @@
 //! `ulimit`) is not a program that could be executed. A newline cannot occur in a
 //! command: it ends the service's line.
 //!
+//! The children: `words` (a command's words, or the verdict that it needs
+//! `sh -c`), `options` (the indented `key: value` lines, and the start order).
+//!
 //! # What it does not do
 //!
 //! No continuation lines (a backslash at the end of a line is an error), no
@@ -41,33 +51,44 @@
 //! (`web=2`) syntax. It does not look for the programs: an exec failure is the
 //! supervisor's to report, as for the single workload.
 
-use crate::error::describe;
+mod options;
+mod words;
+
+use crate::error::{describe, escape};
 use nix::errno::Errno;
 use std::ffi::OsString;
 use std::io::Read;
 use std::path::Path;
 
 pub use crate::config::Service;
+pub use options::{KEYS, start_order};
 
 /// Larger than any Procfile written by hand; what is past it is not a Procfile.
 const MAX_SIZE: usize = 1 << 20;
 /// Beyond what one container should run; also bounds the supervisor's tables.
 const MAX_SERVICES: usize = 64;
+/// The longest service name, in bytes: it prefixes every relayed line, which
+/// must fit one PIPE_BUF write (`relay`).
+pub const MAX_NAME: usize = 64;
 
-/// Shell keywords and built-ins that may come first in a command: none is a
-/// program that exec could find (POSIX's reserved words and special built-ins,
-/// and the regular built-ins that only make sense inside a shell).
-const SHELL_WORDS: &[&str] = &[
-    "!", "case", "do", "done", "elif", "else", "esac", "fi", "for", "if", "in", "then", "until",
-    "while", ".", ":", "break", "continue", "eval", "exec", "exit", "export", "readonly", "return",
-    "set", "shift", "times", "trap", "unset", "cd", "ulimit", "umask", "source",
-];
+/// Whether `name` can name a service: ASCII letters, digits, `_` and `-`,
+/// at most `MAX_NAME` bytes.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Spaces and tabs: what `sh` separates words with, and all that is trimmed.
+const BLANKS: [char; 2] = [' ', '\t'];
 
 /// Reads and parses the Procfile at `path`. Errors are one line naming the file
 /// and, for a parse error, the line number: `Procfile:3: ...`, or
 /// `cannot read 'Procfile': No such file or directory`.
 pub fn read(path: &Path) -> Result<Vec<Service>, String> {
-    let name = path.display().to_string();
+    let name = escape(&path.display().to_string()).into_owned();
     let cannot = |err: std::io::Error| {
         let why = match err.raw_os_error() {
             Some(raw) => describe(Errno::from_raw(raw)),
@@ -101,39 +122,71 @@ pub fn parse(name: &str, text: &str) -> Result<Vec<Service>, String> {
     // Some Windows editors start a UTF-8 file with a byte order mark: it is not
     // part of the first service's name.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    // With the line number of each, for the message about a duplicate.
-    let mut services: Vec<(usize, Service)> = Vec::new();
+    let mut services: Vec<Service> = Vec::new();
+    // For each service: its line number, and that of its `after` option.
+    let mut lines: Vec<(usize, usize)> = Vec::new();
+    // The option keys the last service was given.
+    let mut seen: Vec<&'static str> = Vec::new();
     for (index, raw) in text.split('\n').enumerate() {
         let number = index + 1;
         let at = |what: String| format!("{name}:{number}: {what}");
-        let content = raw.strip_suffix('\r').unwrap_or(raw).trim();
-        if content.is_empty() || content.starts_with('#') {
+        let raw = raw.strip_suffix('\r').unwrap_or(raw);
+        // Trailing blanks are trimmed from the command alone (`trim_end`).
+        let content = raw.trim_start_matches(BLANKS);
+        if content.trim_end_matches(BLANKS).is_empty() || content.starts_with('#') {
+            continue;
+        }
+        if raw.starts_with(BLANKS) {
+            let Some(service) = services.last_mut() else {
+                return Err(at(
+                    "an indented line is an option of the service above it, and no service is above"
+                        .into(),
+                ));
+            };
+            let content = content.trim_end_matches(BLANKS);
+            options::set(&mut service.options, &mut seen, content)
+                .map_err(|why| at(format!("{why} (service '{}')", service.name)))?;
+            let key = content.split(':').next().unwrap_or_default();
+            if key.trim_end_matches(BLANKS) == "after"
+                && let Some(last) = lines.last_mut()
+            {
+                last.1 = number;
+            }
             continue;
         }
         let Some((left, right)) = content.split_once(':') else {
             return Err(at("expected 'name: command'".into()));
         };
-        let (service, command) = (left.trim(), right.trim());
+        let service = left.trim_matches(BLANKS);
+        // The escaped blank of `echo a\ ` stays: trimmed, the line would end
+        // with a backslash.
+        let command = trim_end(right.trim_start_matches(BLANKS));
         if service.is_empty() {
             return Err(at("no service name before ':'".into()));
         }
-        if !service
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        {
-            // Escaped: the name may hold control characters that would garble
-            // the terminal the message is written to.
-            return Err(at(format!(
-                "invalid service name '{}' (letters, digits, '_' and '-' only)",
-                service.escape_debug()
-            )));
+        if !valid_name(service) {
+            let why = if service.len() > MAX_NAME {
+                format!(
+                    "a service name of {} bytes (at most {MAX_NAME})",
+                    service.len()
+                )
+            } else {
+                // Escaped: the name may hold control characters that would
+                // garble the terminal the message is written to.
+                format!(
+                    "invalid service name '{}' (letters, digits, '_' and '-' only)",
+                    escape(service)
+                )
+            };
+            return Err(at(why));
         }
         if command.is_empty() {
             return Err(at(format!("no command for '{service}'")));
         }
-        if let Some((first, _)) = services.iter().find(|(_, s)| s.name == service) {
+        if let Some(first) = services.iter().position(|s| s.name == service) {
             return Err(at(format!(
-                "duplicate service '{service}' (first on line {first})"
+                "duplicate service '{service}' (first on line {})",
+                lines[first].0
             )));
         }
         if services.len() == MAX_SERVICES {
@@ -151,137 +204,56 @@ pub fn parse(name: &str, text: &str) -> Result<Vec<Service>, String> {
                 "carriage return inside the line (lines end with LF or CRLF)".into(),
             ));
         }
-        let argv = match split(command).map_err(|why| at(why.into()))? {
+        let argv = match words::split(command).map_err(|why| at(why.into()))? {
             Some(words) => words.into_iter().map(OsString::from).collect(),
             None => ["/bin/sh", "-c", command]
                 .into_iter()
                 .map(OsString::from)
                 .collect(),
         };
-        let service = Service {
+        services.push(Service {
             name: service.to_owned(),
             command: argv,
             line: command.to_owned(),
             options: Default::default(),
-        };
-        services.push((number, service));
+        });
+        lines.push((number, 0));
+        seen.clear();
     }
     if services.is_empty() {
         return Err(format!("{name}: no service"));
     }
-    Ok(services.into_iter().map(|(_, s)| s).collect())
+    options::order(&services).map_err(|e| match e {
+        options::OrderError::Unknown {
+            service,
+            name: unknown,
+        } => format!(
+            "{name}:{}: '{}' is after '{unknown}', which is no service",
+            lines[service].1, services[service].name
+        ),
+        options::OrderError::Cycle(ring) => format!(
+            "{name}:{}: a cycle in 'after': {}",
+            lines[ring[0]].1,
+            options::describe_cycle(&services, &ring)
+        ),
+    })?;
+    Ok(services)
+}
+
+/// `text` without its trailing spaces and tabs, but for one that a backslash
+/// escapes (an odd number of backslashes before it).
+fn trim_end(text: &str) -> &str {
+    let trimmed = text.trim_end_matches(BLANKS);
+    let backslashes = trimmed.bytes().rev().take_while(|&b| b == b'\\').count();
+    if backslashes % 2 == 1 && trimmed.len() < text.len() {
+        &text[..trimmed.len() + 1]
+    } else {
+        trimmed
+    }
 }
 
 fn too_large(name: &str) -> String {
     format!("{name}: larger than 1 MiB ({MAX_SIZE} bytes)")
-}
-
-/// The words of `command` as `sh` would split them, or `None` if it uses other
-/// shell syntax and needs `sh -c`. An unterminated quote is an error either way:
-/// the shell would fail on it too.
-fn split(command: &str) -> Result<Option<Vec<String>>, &'static str> {
-    let mut words = Vec::new();
-    // `Some` once a word has begun, even if it is still empty: `''` is a word.
-    let mut word: Option<String> = None;
-    let mut shell = false;
-    // Whether the first word is so far an unquoted name, which an `=` would make
-    // an assignment (`PORT=80 nginx`).
-    let mut name_so_far = true;
-    let mut chars = command.chars();
-    while let Some(c) = chars.next() {
-        let first = words.is_empty();
-        let start = word.is_none();
-        let mut literal = false;
-        match c {
-            ' ' | '\t' => {
-                if let Some(done) = word.take() {
-                    words.push(done);
-                }
-            }
-            '\\' => {
-                let next = chars.next().ok_or(
-                    "the line ends with a backslash (a Procfile has no continuation lines)",
-                )?;
-                word.get_or_insert_default().push(next);
-            }
-            '\'' => {
-                let w = word.get_or_insert_default();
-                loop {
-                    match chars.next() {
-                        None => return Err("unterminated single quote"),
-                        Some('\'') => break,
-                        Some(q) => w.push(q),
-                    }
-                }
-            }
-            '"' => {
-                let w = word.get_or_insert_default();
-                loop {
-                    match chars.next() {
-                        None => return Err("unterminated double quote"),
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            None => return Err("unterminated double quote"),
-                            Some(e @ ('\\' | '"' | '$' | '`')) => w.push(e),
-                            // A line cannot hold one, but the shell's rule is
-                            // that an escaped newline disappears.
-                            Some('\n') => {}
-                            Some(other) => {
-                                w.push('\\');
-                                w.push(other);
-                            }
-                        },
-                        Some(q @ ('$' | '`')) => {
-                            shell = true;
-                            w.push(q);
-                        }
-                        Some(q) => w.push(q),
-                    }
-                }
-            }
-            // Operators also end a word, so that a `#` after one (`a;#b`) is
-            // seen as the comment it is.
-            '|' | '&' | ';' | '<' | '>' | '(' | ')' => {
-                shell = true;
-                if let Some(done) = word.take() {
-                    words.push(done);
-                }
-            }
-            '$' | '`' | '*' | '?' | '[' | '{' | '}' => {
-                shell = true;
-                word.get_or_insert_default().push(c);
-            }
-            // The rest of the line is a comment: quotes there are not quotes
-            // (`nginx # don't`), so stop before they are checked.
-            '#' if start => return Ok(None),
-            '~' if start => {
-                shell = true;
-                word.get_or_insert_default().push(c);
-            }
-            '=' if first && name_so_far && !start => {
-                shell = true;
-                word.get_or_insert_default().push(c);
-            }
-            _ => {
-                literal = true;
-                word.get_or_insert_default().push(c);
-            }
-        }
-        if first {
-            let name_char = c == '_' || c.is_ascii_alphabetic() || (!start && c.is_ascii_digit());
-            name_so_far &= literal && name_char;
-        }
-    }
-    if let Some(done) = word {
-        words.push(done);
-    }
-    let keyword = words
-        .first()
-        .is_some_and(|w| SHELL_WORDS.contains(&w.as_str()));
-    if shell || keyword || words.is_empty() {
-        return Ok(None);
-    }
-    Ok(Some(words))
 }
 
 #[cfg(test)]
@@ -353,112 +325,8 @@ mod tests {
     }
 
     #[test]
-    fn quotes_and_backslashes() {
-        assert_eq!(
-            argv(r#"a: echo "a b" 'c d' e\ f"#),
-            words(&["echo", "a b", "c d", "e f"])
-        );
-        assert_eq!(argv("x: echo '$HOME'"), words(&["echo", "$HOME"]));
-        assert_eq!(argv(r"x: echo \*"), words(&["echo", "*"]));
-        assert_eq!(
-            argv(r"x: echo \$HOME \~ \#"),
-            words(&["echo", "$HOME", "~", "#"])
-        );
-        assert_eq!(argv("x: a '' \"\" b"), words(&["a", "", "", "b"]));
-        assert_eq!(argv("x: a''b \"c\"'d'e"), words(&["ab", "cde"]));
-        // In double quotes a backslash escapes only \ " $ ` and stays otherwise.
-        assert_eq!(
-            argv(r#"x: a "\\ \" \$ \` \n \a""#),
-            words(&["a", r#"\ " $ ` \n \a"#])
-        );
-        // In single quotes nothing is special, a backslash included.
-        assert_eq!(argv(r"x: a 'b\' c"), words(&["a", r"b\", "c"]));
-        assert_eq!(argv("x: a\t b  \t c"), words(&["a", "b", "c"]));
-        assert_eq!(
-            argv("x: printf '%s\\n' 'a=b'"),
-            words(&["printf", r"%s\n", "a=b"])
-        );
-        assert_eq!(argv("x: 'my prog' --x"), words(&["my prog", "--x"]));
-        assert_eq!(
-            argv("x: caf\u{e9} \u{1f600}"),
-            words(&["caf\u{e9}", "\u{1f600}"])
-        );
-    }
-
-    #[test]
-    fn shell_syntax() {
-        for command in [
-            r#"echo "$HOME""#,
-            "echo \"`date`\"",
-            "echo $(date)",
-            "echo `date`",
-            "ls *.txt",
-            "ls file?",
-            "ls [ab]",
-            "a | b",
-            "a && b",
-            "a || b",
-            "a &",
-            "a; b",
-            "a < in",
-            "a > out",
-            "a 2>&1",
-            "(a)",
-            "{ a; b; }",
-            "echo {a,b}",
-            "ls ~",
-            "ls ~/x",
-            "nginx # the web server",
-            "nginx #",
-            "PORT=80 nginx",
-            "_X1=1 a",
-            "A= a",
-            "exec nginx",
-            "cd /app",
-            "if true",
-            "! false",
-            "export A",
-            ". ./env",
-            // The comment hides the quote from the shell, so it is no error.
-            "nginx # don't",
-            "a;# don't",
-        ] {
-            assert!(shell(&format!("x: {command}")), "{command}");
-        }
-    }
-
-    #[test]
-    fn not_shell_syntax() {
-        for command in [
-            "echo '$HOME'",
-            r"echo \$HOME",
-            r#"echo "\$HOME""#,
-            "echo '*' \"?\" '[a]' '{}' '|' '&&' ';' '<>' '()'",
-            r"echo \| \& \; \< \> \( \) \{ \}",
-            "echo a~b a#b a=b",
-            "echo '~' \"#\"",
-            "env PORT=80 nginx",
-            "'PORT'=80 nginx",
-            "\"PORT=80\" nginx",
-            "1X=1 a",
-            "=a b",
-            "-X=1 a",
-            "exec-server",
-            "./exec",
-            "echo exec if cd",
-            "echo ]",
-            "echo !",
-            "echo % ^ , + @",
-        ] {
-            assert!(!shell(&format!("x: {command}")), "{command}");
-        }
-        assert_eq!(argv("x: 'PORT'=80 nginx"), words(&["PORT=80", "nginx"]));
-        assert_eq!(argv("x: echo a~b a#b"), words(&["echo", "a~b", "a#b"]));
-    }
-
-    #[test]
     fn names_comments_blank_lines_and_whitespace() {
-        let text = "# services\n\n   \n\t# indented comment\n  web-1_A :   nginx -g 'daemon off;'   \n\
+        let text = "# services\n\n   \n\t# indented comment\nweb-1_A :   nginx -g 'daemon off;'   \n\
                     \n2: b\n";
         let services = parse("Procfile", text).unwrap();
         assert_eq!(services.len(), 2);
@@ -475,6 +343,47 @@ mod tests {
             "a",
             "a byte order mark"
         );
+    }
+
+    #[test]
+    fn only_spaces_and_tabs_are_trimmed() {
+        // sh keeps these in words: so does pidone, at either end of the line.
+        for blank in ['\u{a0}', '\u{85}', '\u{2028}', '\u{b}', '\u{c}'] {
+            let text = format!("a: {blank}echo x{blank}\n");
+            let services = parse("Procfile", &text).unwrap();
+            assert_eq!(services[0].line, format!("{blank}echo x{blank}"));
+            assert_eq!(
+                services[0].command,
+                [format!("{blank}echo"), format!("x{blank}")].map(OsString::from)
+            );
+        }
+        // An escaped trailing blank is part of the last word.
+        assert_eq!(argv("a: echo a\\ "), words(&["echo", "a "]));
+        assert_eq!(argv("a: echo a\\  \t"), words(&["echo", "a "]));
+        assert_eq!(argv("a: echo a\\\\  "), words(&["echo", "a\\"]));
+        assert_eq!(
+            parse("Procfile", "a: echo a\\ ").unwrap()[0].line,
+            "echo a\\ "
+        );
+    }
+
+    #[test]
+    fn names_are_at_most_64_bytes() {
+        let name = "n".repeat(MAX_NAME);
+        assert_eq!(
+            parse("Procfile", &format!("{name}: x")).unwrap()[0].name,
+            name
+        );
+        assert_eq!(
+            error(&format!("a: x\n{name}n: x")),
+            "Procfile:2: a service name of 65 bytes (at most 64)"
+        );
+        assert_eq!(
+            error(&format!("{}: x", "n".repeat(65_536))),
+            "Procfile:1: a service name of 65536 bytes (at most 64)"
+        );
+        let after = format!("a: x\n  after: {name}n\n");
+        assert!(error(&after).contains("invalid after"), "{}", error(&after));
     }
 
     #[test]
@@ -506,7 +415,7 @@ mod tests {
                 "web: a\nnginx -g x\n",
                 "Procfile:2: expected 'name: command'",
             ),
-            ("a: b\n\n : c\n", "Procfile:3: no service name before ':'"),
+            ("a: b\n\n: c\n", "Procfile:3: no service name before ':'"),
             (
                 "we b: c",
                 "Procfile:1: invalid service name 'we b' (letters, digits, '_' and '-' only)",
