@@ -178,6 +178,99 @@ fn a_malformed_procfile_is_one_line_naming_the_line_and_exit_1() {
 }
 
 #[test]
+fn every_option_error_names_its_line_and_nothing_starts() {
+    let dir = TempDir::new();
+    let path = dir.path().join("Procfile");
+    let started = dir.path().join("started");
+    let start = format!("touch {}", started.display());
+    for (text, expect) in [
+        (
+            "  after: web\nweb: {start}\n",
+            "Procfile:1: an indented line is an option",
+        ),
+        (
+            "web: {start}\n  afer: php\n",
+            "Procfile:2: unknown option 'afer'",
+        ),
+        (
+            "web: {start}\n  oneshot: maybe\n",
+            "Procfile:2: invalid oneshot 'maybe'",
+        ),
+        (
+            "web: {start}\n  restart: sometimes\n",
+            "Procfile:2: invalid restart",
+        ),
+        (
+            "web: {start}\n  ready: http x\n",
+            "Procfile:2: invalid ready",
+        ),
+        (
+            "web: {start}\n\n  ready-timeout: x\n",
+            "Procfile:3: invalid ready-timeout",
+        ),
+        (
+            "web: {start}\n  stop-signal: FOO\n",
+            "Procfile:2: invalid stop-signal",
+        ),
+        (
+            "web: {start}\n  stop-timeout: x\n",
+            "Procfile:2: invalid stop-timeout",
+        ),
+        ("web: {start}\n  user: -x\n", "Procfile:2: invalid user"),
+        (
+            "web: {start}\n  user: a\n  user: b\n",
+            "Procfile:3: option 'user' given twice",
+        ),
+        (
+            "web: {start}\n  after: php\n",
+            "Procfile:2: 'web' is after 'php', which is no service",
+        ),
+        (
+            "web: {start}\n  after: php\nphp: {start}\n  after: web\n",
+            "Procfile:2: a cycle in 'after': web -> php -> web",
+        ),
+        (
+            "web: {start}\nx: echo \"$(\"\n",
+            "Procfile:2: unterminated double quote",
+        ),
+        (
+            "web: {start}\nx: `-\n",
+            "Procfile:2: unterminated backquote",
+        ),
+        ("web: {start}\nx: ${''\n", "Procfile:2: unterminated ${ }"),
+    ] {
+        fs::write(&path, text.replace("{start}", &start)).unwrap();
+        let out = run(How::Plain, &["--procfile", path.to_str().unwrap()]);
+        assert_eq!(out.code, Some(1), "{text:?}: {}", out.stderr);
+        assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+        let expect = format!(
+            "pidone: {}:{}",
+            path.display(),
+            expect.trim_start_matches("Procfile:")
+        );
+        assert!(out.stderr.starts_with(&expect), "{text:?}: {}", out.stderr);
+        assert!(!started.exists(), "{text:?}: a service started");
+    }
+}
+
+#[test]
+fn a_procfile_with_options_runs_and_a_quote_inside_a_substitution_is_valid() {
+    // The options parse (the supervisor's use of them is tested elsewhere);
+    // `echo "$(echo '"')"` is valid shell, which pidone used to refuse.
+    let procfile = "\
+a: {w} named {dir} a
+  restart: never
+  stop-timeout: 5s
+b: echo \"$(echo '\"')\" > {dir}/quote
+  after: a
+";
+    let out = start_procfile(How::Subreaper, procfile, &[]).finish();
+    assert_eq!(out.code, Some(0), "b ended first, with 0: {}", out.stderr);
+    let quote = fs::read_to_string(out.dir.path().join("quote")).unwrap();
+    assert_eq!(quote, "\"\n");
+}
+
+#[test]
 fn prefix_relays_every_line_whole_and_in_order() {
     const N: u64 = 100_000;
     let procfile = "\
