@@ -204,6 +204,12 @@ struct Args {
     #[arg(long, value_name = "PATH", env = "PIDONE_TERMINATION_LOG")]
     termination_log: Option<PathBuf>,
 
+    /// Check the command line and the --procfile, print the plan (services in
+    /// start order, their after, readiness, users, restart and stop settings) and
+    /// exit 0; or print the error and exit 1. Runs nothing
+    #[arg(long)]
+    check: bool,
+
     /// The program to run and its arguments
     #[arg(value_name = "COMMAND", trailing_var_arg = true)]
     command: Vec<OsString>,
@@ -322,6 +328,7 @@ impl Config {
             procfile: None,
             prefix: false,
             termination_log: Some(TerminationLog::default_path()),
+            check: false,
         }
     }
 }
@@ -402,6 +409,7 @@ fn parse_options(args: Vec<OsString>) -> Result<Config, Error> {
             Some(path) => Some(path),
             None => Some(TerminationLog::default_path()),
         },
+        check: args.check,
     })
 }
 

@@ -39,7 +39,14 @@ pub struct Config {
     pub prefix: bool,
     /// Kubernetes' termination message file (`None`: off).
     pub termination_log: Option<PathBuf>,
+    /// `--check`: print the plan (`plan`) and exit 0; run nothing.
+    pub check: bool,
 }
+
+/// How long a service with a `ready:` check may take to be ready when its
+/// `ready-timeout:` does not say: a minute, long enough for a cold JVM or a
+/// cache warm-up, short enough that a broken start does not hang a deploy.
+pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The restart policy and its back-off.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

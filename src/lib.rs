@@ -8,7 +8,7 @@
 //! `shutdown` (leftovers: TERM, grace, KILL), `restart` (restart policy),
 //! `pidfile` (following a daemon), `pause` (pause mode), `diagnose` (why it
 //! died), `sink` (writes that never block), `logging`, `procfile` (the
-//! Procfile parser: services and their argv).
+//! Procfile parser: services, their argv and options), `plan` (`--check`).
 
 pub mod cli;
 pub mod config;
@@ -17,6 +17,7 @@ pub mod error;
 pub mod logging;
 pub mod pause;
 pub mod pidfile;
+pub mod plan;
 pub mod procfile;
 pub mod reap;
 pub mod relay;
@@ -54,6 +55,10 @@ pub fn take_signals() -> Result<SignalSet, Error> {
 
 /// Runs the workload (or pause mode) and returns the code pidone should exit with.
 pub fn run(config: Config, signals: SignalSet) -> Result<i32, Error> {
+    if config.check {
+        print!("{}", plan::render(&config));
+        return Ok(0);
+    }
     let self_pid = getpid().as_raw();
     if let Some(signo) = config.pdeathsig {
         set_pdeathsig(signo)?;

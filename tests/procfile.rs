@@ -271,6 +271,77 @@ b: echo \"$(echo '\"')\" > {dir}/quote
 }
 
 #[test]
+fn check_prints_the_plan_of_a_good_file_and_runs_nothing() {
+    let dir = TempDir::new();
+    let path = dir.path().join("Procfile");
+    let started = dir.path().join("started");
+    let text = "\
+web: touch {started}
+  after: php
+  ready: tcp 127.0.0.1:8080
+  stop-signal: QUIT
+php: touch {started}
+  ready: unix /run/php.sock
+  user: www-data
+";
+    fs::write(&path, text.replace("{started}", started.to_str().unwrap())).unwrap();
+    let out = run(
+        How::Plain,
+        &["--check", "-t", "3s", "--procfile", path.to_str().unwrap()],
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stderr, "");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[0], "2 services, in start order:");
+    assert_eq!(lines[1], "1. php");
+    assert!(out.stdout.contains("   user: www-data\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("\n2. web\n"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("   after: php (once ready)\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("   stop: QUIT, KILL after 3s\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(!started.exists(), "--check started a service");
+    // And a single workload.
+    let out = run(
+        How::Plain,
+        &["--check", "--", "touch", started.to_str().unwrap()],
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with("one workload: touch "),
+        "{}",
+        out.stdout
+    );
+    assert!(!started.exists(), "--check ran the workload");
+}
+
+#[test]
+fn check_of_a_bad_file_prints_the_error_and_exits_1() {
+    let dir = TempDir::new();
+    let path = dir.path().join("Procfile");
+    fs::write(&path, "web: nginx\n  after: php\n").unwrap();
+    let out = run(
+        How::Plain,
+        &["--check", "--procfile", path.to_str().unwrap()],
+    );
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert_eq!(out.stdout, "");
+    assert_eq!(
+        out.stderr,
+        format!(
+            "pidone: {}:2: 'web' is after 'php', which is no service\n",
+            path.display()
+        )
+    );
+}
+
+#[test]
 fn prefix_relays_every_line_whole_and_in_order() {
     const N: u64 = 100_000;
     let procfile = "\
