@@ -48,9 +48,7 @@ fn excluded(arg: &[u8]) -> bool {
         return true;
     }
     // A cluster of short options (`-sh`), but not `--`.
-    arg.starts_with(b"-")
-        && !arg.starts_with(b"--")
-        && arg.iter().any(|b| b"hVlL".contains(b))
+    arg.starts_with(b"-") && !arg.starts_with(b"--") && arg.iter().any(|b| b"hVlL".contains(b))
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -13,6 +13,8 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok(d) = parse_duration(text) {
         assert!(d.as_secs() <= u64::from(u32::MAX), "{text:?} -> {d:?}");
-        let _ = std::time::Instant::now().checked_add(d).expect("a deadline");
+        let _ = std::time::Instant::now()
+            .checked_add(d)
+            .expect("a deadline");
     }
 });
