@@ -80,36 +80,41 @@ const SHELL_WORDS: &[&str] = &[
 ];
 
 /// Where the scan of a nested construct is.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Nest {
+    /// The command inside backquotes: ends where the text ends.
+    Top,
     /// `$( )`, `$(( ))`, or a `( )` inside one: ends at `)`.
     Paren,
     /// `${ }`: ends at `}`.
     Brace,
     /// `" "` inside one of these.
     Double,
-    /// `` ` ` ``: ends at the next unescaped backquote.
-    Back,
 }
 
 impl Nest {
     fn unterminated(self) -> &'static str {
         match self {
-            Nest::Paren => "unterminated $( )",
+            Nest::Top | Nest::Paren => "unterminated $( )",
             Nest::Brace => "unterminated ${ }",
             Nest::Double => "unterminated double quote",
-            Nest::Back => "unterminated backquote",
         }
     }
 }
 
-/// The index just past the end of the construct `open` that starts before
+/// The index just past the end of the construct `open` that starts at
 /// `s[i]`, with the quotes and constructs nested in it. A stack, not recursion:
 /// a 1 MiB line of `$(` cannot overflow pidone's stack.
 fn skip(s: &[char], mut i: usize, open: Nest) -> Result<usize, &'static str> {
     let mut stack = vec![open];
     while let Some(&top) = stack.last() {
-        let c = *s.get(i).ok_or(top.unterminated())?;
+        let Some(&c) = s.get(i) else {
+            return if stack == [Nest::Top] {
+                Ok(i)
+            } else {
+                Err(top.unterminated())
+            };
+        };
         let next = s.get(i + 1).copied();
         i += 1;
         match (top, c) {
@@ -119,10 +124,11 @@ fn skip(s: &[char], mut i: usize, open: Nest) -> Result<usize, &'static str> {
                 }
                 i += 1;
             }
-            (Nest::Back, '`') | (Nest::Double, '"') | (Nest::Paren, ')') | (Nest::Brace, '}') => {
+            (Nest::Double, '"') | (Nest::Paren, ')') | (Nest::Brace, '}') => {
                 stack.pop();
             }
-            (Nest::Back, _) => {}
+            // `$$` is the shell's pid: the second `$` opens nothing.
+            (_, '$') if next == Some('$') => i += 1,
             (_, '$') if next == Some('(') => {
                 stack.push(Nest::Paren);
                 i += 1;
@@ -131,18 +137,46 @@ fn skip(s: &[char], mut i: usize, open: Nest) -> Result<usize, &'static str> {
                 stack.push(Nest::Brace);
                 i += 1;
             }
-            (_, '`') => stack.push(Nest::Back),
+            (_, '`') => i = backquote(s, i)?,
             (Nest::Double, _) => {}
             (_, '"') => stack.push(Nest::Double),
             (_, '\'') => {
                 let close = s[i..].iter().position(|&q| q == '\'');
                 i += close.ok_or("unterminated single quote")? + 1;
             }
-            (Nest::Paren, '(') => stack.push(Nest::Paren),
+            (Nest::Paren | Nest::Top, '(') => stack.push(Nest::Paren),
             _ => {}
         }
     }
     Ok(i)
+}
+
+/// After a backquote at `s[i - 1]`: the index past the closing one. The
+/// command between them (its `\``, `\\` and `\$` unescaped) is checked as the
+/// shell parses it, at once: its quotes and constructs must be closed. Each
+/// nesting level doubles the backslashes, so the recursion is shallow.
+fn backquote(s: &[char], mut i: usize) -> Result<usize, &'static str> {
+    let mut inner = Vec::new();
+    loop {
+        match s.get(i) {
+            None => return Err("unterminated backquote"),
+            Some('`') => break,
+            Some('\\') => {
+                let next = *s.get(i + 1).ok_or("unterminated backquote")?;
+                if !matches!(next, '`' | '\\' | '$') {
+                    inner.push('\\');
+                }
+                inner.push(next);
+                i += 2;
+            }
+            Some(&c) => {
+                inner.push(c);
+                i += 1;
+            }
+        }
+    }
+    skip(&inner, 0, Nest::Top)?;
+    Ok(i + 1)
 }
 
 /// The words of `command` as `sh` would split them, or `None` if it uses other
@@ -269,7 +303,8 @@ pub fn split(command: &str) -> Result<Option<Vec<String>>, &'static str> {
 /// `${ }` or `` ` ` `` it opens, checked; a `$` that opens none stays as it is.
 fn nested(s: &[char], i: usize, c: char) -> Result<usize, &'static str> {
     match (c, s.get(i)) {
-        ('`', _) => skip(s, i, Nest::Back),
+        ('`', _) => backquote(s, i),
+        (_, Some('$')) => Ok(i + 1),
         (_, Some('(')) => skip(s, i + 1, Nest::Paren),
         (_, Some('{')) => skip(s, i + 1, Nest::Brace),
         _ => Ok(i),
@@ -425,6 +460,11 @@ mod tests {
             ("echo $(echo \"a)", "unterminated double quote"),
             ("echo $((1 + 2)", "unterminated $( )"),
             ("echo `a\\`", "unterminated backquote"),
+            ("echo `echo '`", "unterminated single quote"),
+            ("echo `echo \\`` b", "unterminated backquote"),
+            ("echo \"`echo '`\"", "unterminated single quote"),
+            ("echo `echo \\`echo '\\``", "unterminated single quote"),
+            ("echo `echo \"$(`", "unterminated $( )"),
         ] {
             assert_eq!(split(bad.0), Err(bad.1), "{}", bad.0);
         }
@@ -433,10 +473,14 @@ mod tests {
             "echo $(echo ')')",
             "echo ${A:-\"}\"}",
             "echo $((1 + (2 * 3)))",
-            "echo `echo \\`` b",
             "echo \"`echo \")\"`\"",
+            "echo `echo \")\"`",
+            "echo `a)`",
+            "echo `echo \\`echo b\\``",
             "echo $(a $(b \"$(c)\") `d`)",
             "echo $ a$ \"$\"",
+            "echo $${ a",
+            "echo \"$$(\"",
         ] {
             assert_eq!(split(good), Ok(None), "{good}");
         }
