@@ -38,8 +38,13 @@
 //! without any of them gets from pidone exactly the argv `sh -c` would have given
 //! it. `{` and `}` group commands (`{ a; b; }`) and, when `/bin/sh` is bash, expand
 //! `{a,b}`. A keyword (`if`, `while`, `!`) or a built-in (`exec`, `export`, `cd`,
-//! `ulimit`) is not a program that could be executed. A newline cannot occur in a
-//! command: it ends the service's line.
+//! `ulimit`, `command`, `read`, `wait`) is not a program that could be executed,
+//! or is one that does not do what the shell's does. A newline cannot occur in
+//! a command: it ends the service's line. What the shell would refuse at
+//! start-up for its quoting is refused here, before anything starts: an
+//! unterminated quote, `$( )`, `${ }` or backquote, with the quotes nested in
+//! them (`echo "$("` is an error, `echo "$(echo '"')"` is not). The rest of the
+//! grammar (a stray `)`, `;;`) is the shell's to report.
 //!
 //! The children: `words` (a command's words, or the verdict that it needs
 //! `sh -c`), `options` (the indented `key: value` lines, and the start order).
