@@ -1,7 +1,8 @@
 //! The command line and its environment variables into a `Config` (nothing
 //! runs). The input is NUL-separated items: `NAME=value` for one of pidone's,
 //! tini's or dumb-init's variables sets it, anything else is an argument.
-//! Checked: no panic, and every error is one line without control characters.
+//! Checked: no panic, every error is one line without control characters, and
+//! the `--check` plan of what parses has no control character but its newlines.
 //! Left out: what prints and exits (`--help`, `--version`, `--license`) and
 //! `--procfile` (a file read: the procfile target fuzzes the parser).
 
@@ -43,7 +44,7 @@ const VARIABLES: [&str; 27] = [
 
 /// An argument that would print and exit, or read a file.
 fn excluded(arg: &[u8]) -> bool {
-    let long = ["--help", "--version", "--license", "--procfile", "--check"];
+    let long = ["--help", "--version", "--license", "--procfile"];
     if long.iter().any(|l| arg.starts_with(l.as_bytes())) {
         return true;
     }
@@ -77,9 +78,19 @@ fuzz_target!(|data: &[u8]| {
         // SAFETY: as above.
         unsafe { std::env::set_var(name, value) };
     }
-    if let Err(err) = pidone::cli::parse(args) {
-        let text = err.to_string();
-        assert!(!text.contains(|c: char| c.is_control()), "{text:?}");
-        assert_eq!(err.exit_code(), 1, "{text}");
+    match pidone::cli::parse(args) {
+        Err(err) => {
+            let text = err.to_string();
+            assert!(!text.contains(|c: char| c.is_control()), "{text:?}");
+            assert_eq!(err.exit_code(), 1, "{text}");
+        }
+        Ok(config) => {
+            let plan = pidone::plan::render(&config);
+            assert!(plan.ends_with('\n'), "{plan:?}");
+            assert!(
+                !plan.contains(|c: char| c.is_control() && c != '\n'),
+                "{plan:?}"
+            );
+        }
     }
 });

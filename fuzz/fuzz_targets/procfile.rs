@@ -1,7 +1,8 @@
 //! The Procfile: service lines, their indented options, and the word splitting
 //! of commands. Checked: no panic; an error is one line that names the file;
-//! what parses has valid, distinct names, commands without NUL, and a start
-//! order that is a permutation of the services.
+//! what parses has valid, distinct names, commands without NUL, a start order
+//! that starts every service after those it is `after`, and a `--check` plan
+//! without control characters but its newlines.
 
 #![no_main]
 
@@ -29,6 +30,29 @@ fuzz_target!(|data: &[u8]| {
             let mut sorted = order.clone();
             sorted.sort_unstable();
             assert_eq!(sorted, (0..services.len()).collect::<Vec<_>>());
+            for (n, &i) in order.iter().enumerate() {
+                for name in &services[i].options.after {
+                    let dep = services
+                        .iter()
+                        .position(|s| &s.name == name)
+                        .expect("known");
+                    assert!(
+                        order[..n].contains(&dep),
+                        "{name} starts before {}",
+                        services[i].name
+                    );
+                }
+            }
+            let Ok(mut config) = pidone::cli::parse(["pidone", "true"].map(Into::into)) else {
+                panic!("the plain command line parses");
+            };
+            config.command.clear();
+            config.procfile = Some(services);
+            let plan = pidone::plan::render(&config);
+            assert!(
+                !plan.contains(|c: char| c.is_control() && c != '\n'),
+                "{plan:?}"
+            );
         }
     }
 });
