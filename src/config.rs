@@ -39,6 +39,10 @@ pub struct Config {
     pub prefix: bool,
     /// Kubernetes' termination message file (`None`: off).
     pub termination_log: Option<PathBuf>,
+    /// `--user`: who the workload (every service without its own `user:`) runs as.
+    pub user: Option<UserSpec>,
+    /// `--env-file`'s variables, in the file's order: set for every service.
+    pub environment: Vec<(OsString, OsString)>,
 }
 
 /// The restart policy and its back-off.

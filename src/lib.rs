@@ -8,11 +8,13 @@
 //! `shutdown` (leftovers: TERM, grace, KILL), `restart` (restart policy),
 //! `pidfile` (following a daemon), `pause` (pause mode), `diagnose` (why it
 //! died), `sink` (writes that never block), `logging`, `procfile` (the
-//! Procfile parser: services and their argv).
+//! Procfile parser: services and their argv), `user` (`--user`: credentials
+//! from /etc/passwd), `envfile` (`--env-file`), `ready` (readiness probes).
 
 pub mod cli;
 pub mod config;
 pub mod diagnose;
+pub mod envfile;
 pub mod error;
 pub mod logging;
 pub mod pause;
@@ -27,6 +29,7 @@ pub mod sink;
 pub mod spawn;
 pub mod supervisor;
 pub mod terminal;
+pub mod user;
 pub mod wait;
 
 pub use config::Config;
@@ -55,6 +58,15 @@ pub fn take_signals() -> Result<SignalSet, Error> {
 /// Runs the workload (or pause mode) and returns the code pidone should exit with.
 pub fn run(config: Config, signals: SignalSet) -> Result<i32, Error> {
     let self_pid = getpid().as_raw();
+    // Before anything starts: an unknown user is an error with nothing running.
+    let user = match &config.user {
+        Some(spec) => Some(user::Credentials::resolve(spec)?.leak()),
+        None => None,
+    };
+    for (name, value) in &config.environment {
+        // SAFETY: pidone has one thread; nothing reads the environment concurrently.
+        unsafe { std::env::set_var(name, value) };
+    }
     if let Some(signo) = config.pdeathsig {
         set_pdeathsig(signo)?;
     }
@@ -81,6 +93,8 @@ pub fn run(config: Config, signals: SignalSet) -> Result<i32, Error> {
         terminal,
         oom_score_adj: config.oom_score_adj,
         stdio: None,
+        user,
+        notify: None,
     };
     let several = config.procfile.is_some();
     let specs: Vec<(Option<Label>, Vec<std::ffi::OsString>)> = match config.procfile {
