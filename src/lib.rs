@@ -20,6 +20,7 @@ pub mod logging;
 pub mod pause;
 pub mod pidfile;
 pub mod procfile;
+pub mod ready;
 pub mod reap;
 pub mod relay;
 pub mod restart;
