@@ -206,7 +206,7 @@ struct Args {
 
     /// Run the workload (every service without its own `user:`) as this user: its
     /// groups, gid and uid from /etc/passwd and /etc/group, and HOME, USER, LOGNAME
-    #[arg(long, value_name = "NAME|UID[:GID]", env = "PIDONE_USER", value_parser = crate::user::parse)]
+    #[arg(long, value_name = "NAME|UID[:GID]", env = "PIDONE_USER", value_parser = crate::user::parse, conflicts_with = "pause")]
     user: Option<UserSpec>,
 
     /// Set the variables of this .env file (foreman's format: NAME=value lines,
@@ -554,6 +554,30 @@ mod tests {
                 .chain(args.iter().copied())
                 .map(OsString::from),
         )
+    }
+
+    #[test]
+    fn user_and_env_file_options() {
+        let c = parse_str(&["--user", "1000:50", "--", "x"]).unwrap();
+        assert_eq!(
+            c.user,
+            Some(UserSpec::Id {
+                uid: 1000,
+                gid: Some(50)
+            })
+        );
+        let c = parse_str(&["--user", "app", "x"]).unwrap();
+        assert_eq!(c.user, Some(UserSpec::Name("app".into())));
+        let e = parse_str(&["--user", "app:50", "x"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("'app:50' is not UID:GID"), "{e}");
+        assert!(parse_str(&["--pause", "--user", "app"]).is_err());
+        let e = parse_str(&["--env-file", "/nonexistent/.env", "x"]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "cannot read /nonexistent/.env: No such file or directory"
+        );
     }
 
     fn command(config: &Config) -> Vec<&str> {
