@@ -2,51 +2,77 @@
 //! supplementary groups (from /etc/passwd and /etc/group) and HOME, USER and
 //! LOGNAME; a number needs no passwd entry; pidone itself stays root; an
 //! unknown name, or a pidone that is not root, is an error before anything starts.
+//! The users are our own: /etc/passwd and /etc/group bind-mounted in a mount
+//! namespace of the test's (`private_etc`), so the host's files are never changed.
 
 mod common;
 
 use common::*;
+use std::ffi::CString;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::Command;
-use std::sync::Once;
 
-/// A user of our own with a supplementary group, created once if missing
-/// (`useradd`, as root: the tests run as root). Returns (uid, gid, extra gid).
-fn test_user() -> (u32, u32, u32) {
-    static MADE: Once = Once::new();
-    MADE.call_once(|| {
-        let exists = |db: &str, key: &str| {
-            Command::new("getent")
-                .args([db, key])
-                .output()
-                .is_ok_and(|o| o.status.success())
-        };
-        if !exists("group", "pidonetestx") {
-            let ok = Command::new("groupadd").arg("pidonetestx").status();
-            assert!(ok.is_ok_and(|s| s.success()), "groupadd pidonetestx");
-        }
-        if !exists("passwd", "pidonetest") {
-            let ok = Command::new("useradd")
-                .args(["-M", "-d", "/home/pidonetest", "-s", "/bin/sh"])
-                .args(["-G", "pidonetestx", "pidonetest"])
-                .status();
-            assert!(ok.is_ok_and(|s| s.success()), "useradd pidonetest");
-        }
-    });
-    let field = |db: &str, key: &str, i: usize| -> u32 {
-        let out = Command::new("getent")
-            .args([db, key])
-            .output()
-            .expect("getent");
-        let line = String::from_utf8_lossy(&out.stdout).into_owned();
-        line.trim()
-            .split(':')
-            .nth(i)
-            .and_then(|f| f.parse().ok())
-            .expect("an id")
+const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n\
+    pidonetest:x:4100:4101:Test,,,:/home/pidonetest:/bin/sh\n\
+    other:x:4200:4200::/srv/other:/bin/sh\n";
+const GROUP: &str = "root:x:0:\n\
+    pidonetest:x:4101:\n\
+    extra1:x:4102:pidonetest\n\
+    extra2:x:4103:other,pidonetest\n\
+    notmine:x:4104:other\n";
+
+/// Runs the command in a mount namespace of its own whose /etc/passwd and
+/// /etc/group are PASSWD and GROUP (bind mounts of files in `dir`): real files
+/// that pidone reads as it would in a container, and the host's stay untouched.
+fn private_etc(cmd: &mut Command, dir: &Path) {
+    std::fs::write(dir.join("passwd"), PASSWD).expect("write passwd");
+    std::fs::write(dir.join("group"), GROUP).expect("write group");
+    let file = |name: &str| CString::new(dir.join(name).to_str().expect("utf-8")).expect("path");
+    let (passwd, group) = (file("passwd"), file("group"));
+    // SAFETY: between fork and exec only system calls (unshare, mount), on
+    // strings built before the fork.
+    unsafe {
+        cmd.pre_exec(move || {
+            let bind = |from: &CString, to: &std::ffi::CStr| {
+                let flags = libc::MS_BIND;
+                let null = std::ptr::null();
+                if libc::mount(from.as_ptr(), to.as_ptr(), null, flags, std::ptr::null()) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            };
+            if libc::unshare(libc::CLONE_NEWNS) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let root = c"/".as_ptr();
+            let private = libc::MS_REC | libc::MS_PRIVATE;
+            if libc::mount(
+                std::ptr::null(),
+                root,
+                std::ptr::null(),
+                private,
+                std::ptr::null(),
+            ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            bind(&passwd, c"/etc/passwd")?;
+            bind(&group, c"/etc/group")
+        })
     };
-    let uid = field("passwd", "pidonetest", 2);
-    let gid = field("passwd", "pidonetest", 3);
-    (uid, gid, field("group", "pidonetestx", 2))
+}
+
+/// pidone `how` with `args`, /etc/passwd and /etc/group our own, and these variables.
+fn run_as(how: How, args: &[&str], env: &[(&str, &str)]) -> Finished {
+    let etc = TempDir::new();
+    start_with(how, args, |c| {
+        private_etc(c, etc.path());
+        for (k, v) in env {
+            c.env(k, v);
+        }
+    })
+    .finish()
 }
 
 /// The ids of /proc/self/status's `key:` line.
@@ -70,20 +96,19 @@ fn env_of(out: &str, name: &str) -> Option<String> {
 
 #[test]
 fn by_name_the_workload_gets_the_users_ids_groups_and_home() {
-    let (uid, gid, extra) = test_user();
-    let run = run(
+    let run = run_as(
         How::Pid1,
         &["--user", "pidonetest", "--", "cat", "/proc/self/status"],
+        &[],
     );
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert_eq!(ids(&run.stdout, "Uid:"), [uid; 4]);
-    assert_eq!(ids(&run.stdout, "Gid:"), [gid; 4]);
+    assert_eq!(ids(&run.stdout, "Uid:"), [4100; 4]);
+    assert_eq!(ids(&run.stdout, "Gid:"), [4101; 4]);
     let mut groups = ids(&run.stdout, "Groups:");
     groups.sort();
-    let mut want = vec![gid, extra];
-    want.sort();
     assert_eq!(
-        groups, want,
+        groups,
+        [4101, 4102, 4103],
         "the primary group and every group listing the user"
     );
     // Not root's capabilities either.
@@ -93,12 +118,8 @@ fn by_name_the_workload_gets_the_users_ids_groups_and_home() {
         run.stdout
     );
 
-    let env = start_with(How::Pid1, &["--user", "pidonetest", "--", "env"], |c| {
-        c.env("HOME", "/root")
-            .env("USER", "root")
-            .env("LOGNAME", "root");
-    })
-    .finish();
+    let root = [("HOME", "/root"), ("USER", "root"), ("LOGNAME", "root")];
+    let env = run_as(How::Pid1, &["--user", "pidonetest", "--", "env"], &root);
     assert_eq!(env.code, Some(0), "{}", env.stderr);
     assert_eq!(
         env_of(&env.stdout, "HOME").as_deref(),
@@ -113,10 +134,8 @@ fn by_name_the_workload_gets_the_users_ids_groups_and_home() {
 
 #[test]
 fn by_number_no_passwd_entry_is_needed() {
-    let status = run(
-        How::Pid1,
-        &["--user", "4242:4343", "--", "cat", "/proc/self/status"],
-    );
+    let args = ["--user", "4242:4343", "--", "cat", "/proc/self/status"];
+    let status = run_as(How::Pid1, &args, &[]);
     assert_eq!(status.code, Some(0), "{}", status.stderr);
     assert_eq!(ids(&status.stdout, "Uid:"), [4242; 4]);
     assert_eq!(ids(&status.stdout, "Gid:"), [4343; 4]);
@@ -126,12 +145,8 @@ fn by_number_no_passwd_entry_is_needed() {
         "no group of root's is kept"
     );
 
-    let env = start_with(How::Pid1, &["--user", "4242", "--", "env"], |c| {
-        c.env("HOME", "/root")
-            .env("USER", "root")
-            .env("LOGNAME", "root");
-    })
-    .finish();
+    let root = [("HOME", "/root"), ("USER", "root"), ("LOGNAME", "root")];
+    let env = run_as(How::Pid1, &["--user", "4242", "--", "env"], &root);
     assert_eq!(env.code, Some(0), "{}", env.stderr);
     assert_eq!(env_of(&env.stdout, "HOME").as_deref(), Some("/"));
     assert_eq!(
@@ -140,41 +155,33 @@ fn by_number_no_passwd_entry_is_needed() {
         "root's USER is not passed on"
     );
     assert_eq!(env_of(&env.stdout, "LOGNAME"), None);
+
+    // A number with an entry is that user, with its name, home and groups.
+    let env = run_as(How::Pid1, &["--user", "4100", "--", "env"], &root);
+    assert_eq!(env_of(&env.stdout, "USER").as_deref(), Some("pidonetest"));
 }
 
 #[test]
 fn pidone_itself_stays_root() {
-    test_user();
     // The workload reads PID 1's status: pidone's.
-    let run = run(
-        How::Pid1,
-        &["--user", "pidonetest", "--", "cat", "/proc/1/status"],
-    );
+    let args = ["--user", "pidonetest", "--", "cat", "/proc/1/status"];
+    let run = run_as(How::Pid1, &args, &[]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(ids(&run.stdout, "Uid:"), [0; 4]);
 }
 
 #[test]
 fn an_unknown_name_is_an_error_before_anything_starts() {
-    let run = run(
-        How::Pid1,
-        &[
-            "--user",
-            "no-such-user-here",
-            "--",
-            "touch",
-            "{dir}/started",
-        ],
-    );
+    let dir = TempDir::new();
+    let started = format!("{}/started", dir.path_str());
+    let args = ["--user", "no-such-user-here", "--", "touch", &started];
+    let run = run_as(How::Pid1, &args, &[]);
     assert_eq!(run.code, Some(1));
     assert_eq!(
         run.stderr.trim_end(),
         "pidone: unknown user 'no-such-user-here': not in /etc/passwd"
     );
-    assert!(
-        !run.dir.path().join("started").exists(),
-        "the workload started"
-    );
+    assert!(!Path::new(&started).exists(), "the workload started");
 }
 
 #[test]
@@ -199,9 +206,12 @@ fn a_pidone_that_is_not_root_cannot_change_user() {
 
 #[test]
 fn every_service_of_a_procfile_runs_as_the_user() {
-    let (uid, _, _) = test_user();
+    let etc = TempDir::new();
     let procfile = "a: cat /proc/self/status\n";
-    let run = start_procfile(How::Pid1, procfile, &["--user", "pidonetest"]).finish();
+    let run = start_procfile_with(How::Pid1, procfile, &["--user", "pidonetest"], |c| {
+        private_etc(c, etc.path())
+    })
+    .finish();
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert_eq!(ids(&run.stdout, "Uid:"), [uid; 4]);
+    assert_eq!(ids(&run.stdout, "Uid:"), [4100; 4]);
 }
