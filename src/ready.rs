@@ -199,10 +199,13 @@ impl Probe {
         match found {
             Step::Ready => Check::Ready,
             Step::Failed(why) => Check::Failed(why),
-            // Running, or a connect in progress: look again after one delay,
-            // without counting a failure.
+            // A connect in progress: look again after one delay, without
+            // counting a failure.
             Step::Waiting => Check::NotYet {
                 retry_in: self.delay,
+            },
+            Step::Running => Check::NotYet {
+                retry_in: MAX_DELAY,
             },
             Step::Again => {
                 let retry_in = self.delay;
@@ -221,7 +224,8 @@ impl Probe {
         }
     }
 
-    /// The `exec` check running now: the loop reaps it and calls `exited`.
+    /// The `exec` check running now: the loop reaps it and calls `exited` at
+    /// once (dropping the probe before that would signal a reaped pid).
     pub fn checker(&self) -> Option<Pid> {
         match self.kind {
             Kind::Exec { running, .. } => running,
@@ -256,8 +260,11 @@ enum Step {
     Ready,
     /// Not ready: try again after the back-off.
     Again,
-    /// Something is in progress: look again soon.
+    /// A connect is in progress: look again after one delay.
     Waiting,
+    /// The check command runs: its exit wakes the loop (SIGCHLD), which hands
+    /// its status back; no timer is needed but a slow safety net.
+    Running,
     Failed(String),
 }
 
@@ -432,7 +439,7 @@ fn exec(
         return Step::from(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
     }
     if running.is_some() {
-        return Step::Waiting;
+        return Step::Running;
     }
     let setup = spawn::Setup {
         session: true,
@@ -442,7 +449,7 @@ fn exec(
     match spawn::spawn(command, setup) {
         Ok(pid) => {
             *running = Some(pid);
-            Step::Waiting
+            Step::Running
         }
         Err(e) => Step::Failed(format!("ready: exec: {e}")),
     }
@@ -635,7 +642,9 @@ mod tests {
         let run = |cmd: &[&str]| {
             let cmd = cmd.iter().map(OsString::from).collect();
             let mut p = probe(&Ready::Exec(cmd));
-            assert!(matches!(p.check(), Check::NotYet { .. }));
+            // Running: its exit wakes the loop; the timer is only a safety net.
+            let retry_in = MAX_DELAY;
+            assert_eq!(p.check(), Check::NotYet { retry_in });
             let pid = p.checker().expect("a check running");
             // The loop's part: reap it, hand the status back.
             let mut status = 0;
