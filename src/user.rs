@@ -32,7 +32,11 @@ pub struct Credentials {
 
 /// Parses `NAME | UID[:GID]` (`--user`, a Procfile's `user:`).
 pub fn parse(text: &str) -> Result<UserSpec, String> {
-    let number = |s: &str| s.parse::<u32>().ok().filter(|_| !s.starts_with('+'));
+    // u32::MAX is (uid_t)-1, "no change" to the kernel: never an id.
+    let number = |s: &str| {
+        let n = s.parse::<u32>().ok().filter(|_| !s.starts_with('+'));
+        n.filter(|&n| n != u32::MAX)
+    };
     match text.split_once(':') {
         Some((uid, gid)) => match (number(uid), number(gid)) {
             (Some(uid), Some(gid)) => Ok(UserSpec::Id {
@@ -42,6 +46,9 @@ pub fn parse(text: &str) -> Result<UserSpec, String> {
             _ => Err(format!("'{text}' is not UID:GID (two numbers)")),
         },
         None if text.is_empty() => Err("a user name or UID is needed".into()),
+        None if text.starts_with(|c: char| c.is_ascii_digit()) && number(text).is_none() => {
+            Err(format!("'{text}' is not a UID (0..4294967294)"))
+        }
         None => Ok(match number(text) {
             Some(uid) => UserSpec::Id { uid, gid: None },
             None => UserSpec::Name(text.to_owned()),
@@ -343,6 +350,9 @@ mod tests {
         assert!(parse("1000:").is_err());
         assert!(parse("").is_err());
         assert_eq!(parse("+5"), Ok(name("+5")));
+        assert!(parse("4294967295").is_err(), "(uid_t)-1");
+        assert!(parse("1:4294967295").is_err());
+        assert!(parse("99999999999").is_err());
     }
 
     #[test]
