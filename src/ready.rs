@@ -14,7 +14,8 @@
 //! - `fd N` (s6's notification-fd): the service writes a line to its descriptor
 //!   N. `Notify` is the pipe, made before the spawn: its write end becomes the
 //!   child's N (`spawn::Setup::notify`), its read end is `Probe::fd`, which the
-//!   loop waits on. Once ready, the probe is dropped and the pipe closed (as
+//!   loop waits on (keep it out of `spawn::let_go`'s closing: its `keep`
+//!   list). Once ready, the probe is dropped and the pipe closed (as
 //!   s6-supervise does: a service writes its line once).
 //!
 //! A failed attempt is tried again after 10 ms, doubling to 1 s.
