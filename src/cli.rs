@@ -15,7 +15,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use crate::config::{Config, Restart, RestartPolicy as Policy};
+pub use crate::config::{Config, Restart, RestartPolicy as Policy, UserSpec};
 
 const USAGE: &str = "pidone [OPTIONS] [--] COMMAND [ARG]...\n       pidone --procfile PATH [OPTIONS]\n       pidone --pause [OPTIONS]";
 
@@ -34,7 +34,7 @@ Environment (each option has a PIDONE_ variable; booleans take 1/0, true/false, 
   PIDONE_GRACE_PERIOD, PIDONE_WAIT_ALL, PIDONE_STOP_DELAY, PIDONE_STOP_SIGNALS,
   PIDONE_RESTART, PIDONE_RESTART_DELAY, PIDONE_RESTART_MAX_DELAY, PIDONE_MAX_RESTARTS,
   PIDONE_RESTART_SIGNAL, PIDONE_PIDFILE, PIDONE_OOM_SCORE_ADJ, PIDONE_PROCFILE,
-  PIDONE_PREFIX, PIDONE_TERMINATION_LOG
+  PIDONE_PREFIX, PIDONE_TERMINATION_LOG, PIDONE_USER, PIDONE_ENV_FILE
   TINI_SUBREAPER, TINI_KILL_PROCESS_GROUP   as tini: set (even empty) is on; 0/false/no/off is off
   TINI_VERBOSITY=N                           as tini: 0 errors, 1 warnings (default) .. 4
   DUMB_INIT_SETSID=0                         as dumb-init: same as --single-child (0/false/no/off)
@@ -209,6 +209,15 @@ struct Args {
     /// exit 0; or print the error and exit 1. Runs nothing
     #[arg(long)]
     check: bool,
+    /// Run the workload (every service without its own `user:`) as this user: its
+    /// groups, gid and uid from /etc/passwd and /etc/group, and HOME, USER, LOGNAME
+    #[arg(long, value_name = "NAME|UID[:GID]", env = "PIDONE_USER", value_parser = crate::user::parse, conflicts_with = "pause")]
+    user: Option<UserSpec>,
+
+    /// Set the variables of this .env file (foreman's format: NAME=value lines,
+    /// # comments, quotes) for the workload and every service
+    #[arg(long, value_name = "PATH", env = "PIDONE_ENV_FILE")]
+    env_file: Option<PathBuf>,
 
     /// The program to run and its arguments
     #[arg(value_name = "COMMAND", trailing_var_arg = true)]
@@ -229,7 +238,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Config, Error>
 /// Every environment variable that sets an option (a unit test checks the list
 /// against clap's). Exact names: `TINI_VERSION`, set in many images that
 /// install tini, is nobody's option.
-const VARIABLES: [&str; 27] = [
+const VARIABLES: [&str; 29] = [
     "PIDONE_SUBREAPER",
     "PIDONE_PDEATHSIG",
     "PIDONE_VERBOSITY",
@@ -253,6 +262,8 @@ const VARIABLES: [&str; 27] = [
     "PIDONE_PROCFILE",
     "PIDONE_PREFIX",
     "PIDONE_TERMINATION_LOG",
+    "PIDONE_USER",
+    "PIDONE_ENV_FILE",
     "TINI_SUBREAPER",
     "TINI_VERBOSITY",
     "TINI_KILL_PROCESS_GROUP",
@@ -329,6 +340,8 @@ impl Config {
             prefix: false,
             termination_log: Some(TerminationLog::default_path()),
             check: false,
+            user: None,
+            environment: Vec::new(),
         }
     }
 }
@@ -354,6 +367,10 @@ fn parse_options(args: Vec<OsString>) -> Result<Config, Error> {
             "--prefix relays the services of a --procfile".into(),
         ));
     }
+    let environment = match &args.env_file {
+        Some(path) => crate::envfile::read(path).map_err(Error::Usage)?,
+        None => Vec::new(),
+    };
     let procfile = match &args.procfile {
         Some(path) => Some(procfile::read(path).map_err(Error::Usage)?),
         None => None,
@@ -410,6 +427,8 @@ fn parse_options(args: Vec<OsString>) -> Result<Config, Error> {
             None => Some(TerminationLog::default_path()),
         },
         check: args.check,
+        user: args.user,
+        environment,
     })
 }
 
@@ -580,6 +599,30 @@ mod tests {
                 .chain(args.iter().copied())
                 .map(OsString::from),
         )
+    }
+
+    #[test]
+    fn user_and_env_file_options() {
+        let c = parse_str(&["--user", "1000:50", "--", "x"]).unwrap();
+        assert_eq!(
+            c.user,
+            Some(UserSpec::Id {
+                uid: 1000,
+                gid: Some(50)
+            })
+        );
+        let c = parse_str(&["--user", "app", "x"]).unwrap();
+        assert_eq!(c.user, Some(UserSpec::Name("app".into())));
+        let e = parse_str(&["--user", "app:50", "x"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("'app:50' is not UID:GID"), "{e}");
+        assert!(parse_str(&["--pause", "--user", "app"]).is_err());
+        let e = parse_str(&["--env-file", "/nonexistent/.env", "x"]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "cannot read /nonexistent/.env: No such file or directory"
+        );
     }
 
     fn command(config: &Config) -> Vec<&str> {

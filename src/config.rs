@@ -41,6 +41,10 @@ pub struct Config {
     pub termination_log: Option<PathBuf>,
     /// `--check`: print the plan (`plan`) and exit 0; run nothing.
     pub check: bool,
+    /// `--user`: who the workload (every service without its own `user:`) runs as.
+    pub user: Option<UserSpec>,
+    /// `--env-file`'s variables, in the file's order: set for every service.
+    pub environment: Vec<(OsString, OsString)>,
 }
 
 /// How long a service with a `ready:` check may take to be ready when its

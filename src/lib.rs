@@ -8,17 +8,21 @@
 //! `shutdown` (leftovers: TERM, grace, KILL), `restart` (restart policy),
 //! `pidfile` (following a daemon), `pause` (pause mode), `diagnose` (why it
 //! died), `sink` (writes that never block), `logging`, `procfile` (the
-//! Procfile parser: services, their argv and options), `plan` (`--check`).
+//! Procfile parser: services, their argv and options), `plan` (`--check`),
+//! `user` (`--user`: credentials from /etc/passwd), `envfile` (`--env-file`),
+//! `ready` (readiness probes).
 
 pub mod cli;
 pub mod config;
 pub mod diagnose;
+pub mod envfile;
 pub mod error;
 pub mod logging;
 pub mod pause;
 pub mod pidfile;
 pub mod plan;
 pub mod procfile;
+pub mod ready;
 pub mod reap;
 pub mod relay;
 pub mod restart;
@@ -28,6 +32,7 @@ pub mod sink;
 pub mod spawn;
 pub mod supervisor;
 pub mod terminal;
+pub mod user;
 pub mod wait;
 
 pub use config::Config;
@@ -60,6 +65,15 @@ pub fn run(config: Config, signals: SignalSet) -> Result<i32, Error> {
         return Ok(0);
     }
     let self_pid = getpid().as_raw();
+    // Before anything starts: an unknown user is an error with nothing running.
+    let user = match &config.user {
+        Some(spec) => Some(user::Credentials::resolve(spec)?.leak()),
+        None => None,
+    };
+    for (name, value) in &config.environment {
+        // SAFETY: pidone has one thread; nothing reads the environment concurrently.
+        unsafe { std::env::set_var(name, value) };
+    }
     if let Some(signo) = config.pdeathsig {
         set_pdeathsig(signo)?;
     }
@@ -86,6 +100,8 @@ pub fn run(config: Config, signals: SignalSet) -> Result<i32, Error> {
         terminal,
         oom_score_adj: config.oom_score_adj,
         stdio: None,
+        user,
+        notify: None,
     };
     let several = config.procfile.is_some();
     let specs: Vec<(Option<Label>, Vec<std::ffi::OsString>)> = match config.procfile {

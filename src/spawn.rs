@@ -2,8 +2,9 @@
 //! CLONE_VFORK)` on a stack of its own, so that no page table is copied and
 //! pidone sleeps until the child has exec'd or given up. Everything the child
 //! needs is built before; until exec the child only makes async-signal-safe
-//! system calls: its own session, the terminal, oom_score_adj, an empty mask,
-//! exec. It shares pidone's memory until then and writes what went wrong into
+//! system calls: its own session, the terminal, oom_score_adj, a `ready: fd N`
+//! descriptor, the user (`user::Credentials::apply`), an empty mask, exec.
+//! It shares pidone's memory until then and writes what went wrong into
 //! `Report`, which pidone reads once the clone returns. Its signal dispositions
 //! are the defaults already: pidone reset its own at start
 //! (`signals::default_dispositions`) and changes none after. Waiting is `reap`'s job.
@@ -11,6 +12,7 @@
 use crate::error::Error;
 use crate::signals::SignalSet;
 use crate::terminal::Terminal;
+use crate::user::Credentials;
 use log::warn;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -20,7 +22,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 
 /// How the child is set up.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Setup {
     /// Give the child its own session (and so its own process group).
     pub session: bool,
@@ -29,6 +31,12 @@ pub struct Setup {
     pub oom_score_adj: Option<i16>,
     /// Descriptors to become the child's stdout and stderr (`--prefix`'s pipes).
     pub stdio: Option<[libc::c_int; 2]>,
+    /// Who the child runs as (`--user`): groups, gid, uid set before exec, and
+    /// its HOME, USER and LOGNAME.
+    pub user: Option<&'static Credentials>,
+    /// `[from, to]`: the descriptor `from` becomes the child's `to` (a `ready: fd N`
+    /// pipe's write end, `ready::Notify::child_end`).
+    pub notify: Option<[libc::c_int; 2]>,
 }
 
 /// The child's stack: what it runs before exec needs a few hundred bytes.
@@ -46,12 +54,16 @@ struct Report {
     setsid: Option<Errno>,
     /// Every exec failed: the child exited 126 or 127.
     exec: Option<Errno>,
+    /// Changing user failed (what, why): the child exited without exec.
+    user: Option<(&'static str, Errno)>,
 }
 
 /// Everything the child reads, and the report it writes.
 struct Child<'a> {
     paths: &'a [CString],
     argv: &'a [*const libc::c_char],
+    /// The environment, when it is not pidone's (`--user`).
+    envp: Option<&'a [*const libc::c_char]>,
     setup: Setup,
     oom: Option<&'a [u8]>,
     report: Report,
@@ -73,9 +85,13 @@ pub fn spawn(command: &[OsString], setup: Setup) -> Result<Pid, Error> {
     argv.push(std::ptr::null());
     let paths = candidates(program, || std::env::var_os("PATH"));
     let oom = setup.oom_score_adj.map(|n| n.to_string().into_bytes());
+    let env = setup.user.map(Credentials::environment).unwrap_or_default();
+    let mut envp: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
+    envp.push(std::ptr::null());
     let mut child = Child {
         paths: &paths,
         argv: &argv,
+        envp: setup.user.map(|_| &envp[..]),
         setup,
         oom: oom.as_deref(),
         report: Report::default(),
@@ -94,16 +110,17 @@ pub fn spawn(command: &[OsString], setup: Setup) -> Result<Pid, Error> {
             crate::error::describe(errno)
         );
     }
-    let failure = match (report.setsid, report.exec) {
-        (Some(errno), _) => Error::Sys {
+    let failure = match (report.setsid, report.user, report.exec) {
+        (Some(errno), _, _) => Error::Sys {
             op: "create a session for the child",
             errno,
         },
-        (None, Some(errno)) => Error::Exec {
+        (None, Some((op, errno)), _) => Error::Sys { op, errno },
+        (None, None, Some(errno)) => Error::Exec {
             program: display(),
             errno,
         },
-        (None, None) => return Ok(pid),
+        (None, None, None) => return Ok(pid),
     };
     let _ = nix::sys::wait::waitpid(pid, None);
     Err(failure)
@@ -183,14 +200,38 @@ extern "C" fn run_child(arg: *mut libc::c_void) -> libc::c_int {
             libc::dup2(err, libc::STDERR_FILENO);
         }
     }
+    if let Some([from, to]) = setup.notify {
+        // SAFETY: as above, on the child's own table. dup2 onto itself would
+        // keep close-on-exec, so that case clears the flag instead.
+        unsafe {
+            if from == to {
+                libc::fcntl(to, libc::F_SETFD, 0);
+            } else {
+                libc::dup2(from, to);
+            }
+        }
+    }
+    if let Some(user) = setup.user
+        && let Err(failed) = user.apply()
+    {
+        report.user = Some(failed);
+        // SAFETY: _exit is async-signal-safe.
+        unsafe { libc::_exit(1) };
+    }
     let _ = SignalSet::empty().set_mask();
     // Like execvp: keep looking past entries that do not hold the program; a
     // permission error is remembered in case nothing better turns up.
     let mut error = Errno::ENOENT;
     let mut denied = false;
     for path in child.paths {
-        // SAFETY: path and argv are NUL-terminated and outlive the call; execv only returns on error.
-        unsafe { libc::execv(path.as_ptr(), child.argv.as_ptr()) };
+        // SAFETY: path, argv and envp are NUL-terminated and outlive the call;
+        // execv(e) only returns on error.
+        unsafe {
+            match child.envp {
+                Some(envp) => libc::execve(path.as_ptr(), child.argv.as_ptr(), envp.as_ptr()),
+                None => libc::execv(path.as_ptr(), child.argv.as_ptr()),
+            }
+        };
         match Errno::last() {
             Errno::EACCES => denied = true,
             Errno::ENOENT | Errno::ENOTDIR | Errno::ESTALE | Errno::ENODEV | Errno::ETIMEDOUT => {}
