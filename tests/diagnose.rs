@@ -331,7 +331,9 @@ fn forks_line(stderr: &str) -> &str {
         .filter(|l| l.contains(FORKS_FAILED))
         .collect();
     assert_eq!(lines.len(), 1, "one failed-forks line: {stderr}");
-    let rest = lines[0].strip_prefix("pidone: warning: ").expect("a warning");
+    let rest = lines[0]
+        .strip_prefix("pidone: warning: ")
+        .expect("a warning");
     let (stamp, rest) = rest.split_at(rest.find(": ").unwrap_or(0));
     assert!(is_timestamp(stamp), "no UTC timestamp in: {}", lines[0]);
     rest
