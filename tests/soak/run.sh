@@ -181,7 +181,13 @@ cpu_ticks() {
     # After the comm: state is field 3, utime 14, stime 15 (1-based, of the whole line).
     echo $((fields[11] + fields[12]))
 }
-stopped() { [[ $(state "$1") = T ]]; }
+# all_stopped: pidone's descendants (a recorder, its grandchild) are all stopped.
+all_stopped() {
+    local pid
+    descendants "$P1"
+    ((${#DESC[@]} > 0)) || return 1
+    for pid in "${DESC[@]}"; do [[ $(state "$pid") = T ]] || return 1; done
+}
 # The wait channel pidone sleeps in: it has a signal wait of its own.
 syscall_of() { cut -d' ' -f1 "/proc/$1/syscall" 2>/dev/null; }
 
@@ -285,6 +291,7 @@ no_zombie() {
     }
     wait_for 10 "no zombie and at most $live process(es) under pidone" settled
     note "measured: ${#DESC[@]} descendant(s) of pidone, $ZOMBIES zombie(s)"
+    expect "no zombie under pidone" eq "$ZOMBIES" 0
 }
 # idle_cpu: pidone's CPU over IDLE_WINDOW seconds while nothing happens.
 idle_cpu() {
@@ -338,7 +345,7 @@ scenario_signals() {
             # Forwarded as STOP (no log), and pidone stops itself when not PID 1:
             # CONT resumes it all, and is forwarded.
             signal TSTP
-            wait_for 10 "the recorder stopped by TSTP" stopped "$(cat "$RUN/child.pid")"
+            wait_for 10 "the recorder stopped by TSTP" all_stopped
             signal CONT
             sig=CONT
         else
@@ -350,6 +357,18 @@ scenario_signals() {
             wait_for 10 "$sig in $log" has_lines "$RUN/$log" "${#sent[@]}"
         done
     done
+    if chance 50; then
+        # Real-time signals queue: a burst of them, each forwarded once.
+        local burst
+        rand 100
+        burst=$((R + 10))
+        note "a burst of $burst RTMIN+3"
+        for ((i = 0; i < burst; i++)); do signal RTMIN+3; done
+        for ((i = 0; i < burst; i++)); do sent+=(RTMIN+3); done
+        for log in "${logs[@]}"; do
+            wait_for 20 "the burst in $log" has_lines "$RUN/$log" "${#sent[@]}"
+        done
+    fi
     for log in "${logs[@]}"; do
         want=$(printf '%s\n' "${sent[@]}")
         expect "$log: each signal once, in order (${sent[*]})" eq "$(cat "$RUN/$log" 2>/dev/null)" "$want"
@@ -373,6 +392,9 @@ scenario_orphans() {
     local n end code sig expected opts=() what wait_all=''
     rand 40
     n=$((R + 1))
+    local nap
+    rand 20
+    nap=$((R / 10 + 1)).$((R % 10))
     rand 3
     case $R in
     0)
@@ -400,11 +422,11 @@ scenario_orphans() {
         expected=0
     fi
     [[ $end != leave ]] && chance 30 && wait_all=1 && opts+=(--wait-all)
-    begin_run orphans "a shell leaves $n orphans, then $what${opts[*]:+ (${opts[*]})}"
+    begin_run orphans "a shell leaves $n orphans, sleeps ${nap}s, then $what${opts[*]:+ (${opts[*]})}"
     local then="$end"
     [[ $end = leave ]] && then='exec "$0" leave "$1"'
-    start "${opts[@]}" -- sh -c "ulimit -c 0; for i in \$(seq $n); do (sleep 0.\$((\$i % 5)) &); done; touch \"\$1/spawned\"; sleep 3; $then" "$W" "$RUN"
-    # The orphans end within 0.4 s, the shell sleeps 3 s: then only it and its sleep.
+    start "${opts[@]}" -- sh -c "ulimit -c 0; for i in \$(seq $n); do (sleep 0.\$((\$i % 5)) &); done; touch \"\$1/spawned\"; sleep $nap; $then" "$W" "$RUN"
+    # The orphans end within 0.4 s, the shell sleeps 1 s or more: then only it and its sleep.
     wait_for 10 "the orphans spawned" test -e "$RUN/spawned"
     no_zombie 2
     if [[ $end = leave ]]; then
