@@ -199,8 +199,8 @@ struct Args {
     prefix: bool,
 
     /// Write pidone's one-line explanation (a death, a limit event, the exit) to
-    /// PATH when it exists and is writable, for Kubernetes; `none` turns it off
-    /// [default: /dev/termination-log]
+    /// PATH, for Kubernetes, creating it when missing (the default only when it
+    /// exists and is writable); `none` turns it off [default: /dev/termination-log]
     #[arg(long, value_name = "PATH", env = "PIDONE_TERMINATION_LOG")]
     termination_log: Option<PathBuf>,
 

@@ -320,3 +320,102 @@ fn assert_fork_failed(out: &Finished) {
     let start = "pidone: cannot fork: Resource temporarily unavailable";
     assert!(out.stderr.starts_with(start), "{}", out.stderr);
 }
+
+/// The failed-forks line's words after the timestamp (src/diagnose/counters.rs).
+const FORKS_FAILED: &str = "pids.max reached: ";
+
+/// The one failed-forks warning line of `stderr`, and what follows its timestamp.
+fn forks_line(stderr: &str) -> &str {
+    let lines: Vec<&str> = lines_at(stderr, "warning")
+        .into_iter()
+        .filter(|l| l.contains(FORKS_FAILED))
+        .collect();
+    assert_eq!(lines.len(), 1, "one failed-forks line: {stderr}");
+    let rest = lines[0]
+        .strip_prefix("pidone: warning: ")
+        .expect("a warning");
+    let (stamp, rest) = rest.split_at(rest.find(": ").unwrap_or(0));
+    assert!(is_timestamp(stamp), "no UTC timestamp in: {}", lines[0]);
+    rest
+}
+
+#[test]
+fn forks_failed_at_a_v1_pids_max_are_counted_when_the_workload_ends() {
+    for how in BOTH {
+        let group = match TestCgroup::new("pids", &format!("forks-{how:?}")) {
+            Ok(group) => group,
+            Err(why) => {
+                println!("skipped: {why}");
+                return;
+            }
+        };
+        group.set("pids.max", "8").expect("pids.max");
+        let dir = TempDir::new();
+        // Given explicitly and missing: created, and the line is written there.
+        let termination = dir.path().join("termination-log");
+        let args = [
+            "--termination-log",
+            termination.to_str().expect("utf-8"),
+            "--",
+            "{w}",
+            "forks",
+            "20",
+            "{dir}",
+        ];
+        let pidone = start_with(how, &args, |cmd| group.enter(cmd));
+        pidone.wait_file("child.ready");
+        let failed: u64 = pidone.read("forks.failed").parse().expect("a count");
+        assert!(failed > 0, "{how:?}: no fork failed at pids.max 8");
+        pidone.signal(libc::SIGTERM);
+        let out = pidone.finish();
+        assert_eq!(out.code, Some(0), "{how:?}: {}", out.stderr);
+        let line = forks_line(&out.stderr);
+        let plural = if failed == 1 { "" } else { "s" };
+        let expected = format!(
+            ": pids.max reached: {failed} fork{plural} failed in the container (pids.events max {failed}, read when the workload ended: cgroup v1 does not notify it); pids cgroup {}: pids.current ",
+            group.name
+        );
+        assert!(line.starts_with(&expected), "{how:?}: {expected:?}: {line}");
+        assert!(line.contains(" of pids.max 8"), "{how:?}: {line}");
+        let logged = out.stderr.lines().find(|l| l.contains(FORKS_FAILED));
+        let logged = logged.and_then(|l| l.strip_prefix("pidone: warning: "));
+        assert_eq!(
+            fs::read_to_string(&termination).ok(),
+            logged.map(|l| format!("{l}\n")),
+            "{how:?}: the termination message is the line"
+        );
+    }
+}
+
+#[test]
+fn forks_failed_in_a_procfile_are_told_when_a_service_ends_and_at_exit() {
+    let group = match TestCgroup::new("pids", "forks-procfile") {
+        Ok(group) => group,
+        Err(why) => {
+            println!("skipped: {why}");
+            return;
+        }
+    };
+    group.set("pids.max", "6").expect("pids.max");
+    // `forks` fails some of its forks, then waits for TERM as `keep` does.
+    let procfile = "keep: {w} named {dir} keep\nforks: {w} forks 10 {dir}\n";
+    let pidone = start_procfile_with(How::Subreaper, procfile, &[], |cmd| {
+        group.enter(cmd);
+    });
+    pidone.wait_file("keep.ready");
+    pidone.wait_file("child.ready");
+    let failed: u64 = pidone.read("forks.failed").parse().expect("a count");
+    assert!(failed > 0, "no fork failed at pids.max 6");
+    pidone.signal(libc::SIGTERM);
+    let out = pidone.finish();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let line = forks_line(&out.stderr);
+    // Told once, at the first service's end; nothing failed after it.
+    assert!(
+        line.contains(&format!(
+            "{failed} fork{} failed in the container (pids.events max {failed}, read when the service '",
+            if failed == 1 { "" } else { "s" }
+        )),
+        "{line}"
+    );
+}

@@ -373,7 +373,7 @@ fn the_termination_message_is_the_death_line_or_the_exit_explanation() {
 }
 
 #[test]
-fn no_termination_message_when_off_or_when_the_file_is_absent() {
+fn no_termination_message_when_off_and_an_explicit_path_is_created() {
     let dir = TempDir::new();
     // `none` turns it off, even with the variable set.
     let path = termination_log(&dir, true);
@@ -394,18 +394,34 @@ fn no_termination_message_when_off_or_when_the_file_is_absent() {
         "--termination-log none"
     );
 
-    // An absent file is not created, at a death line nor at the exit explanation.
-    fs::remove_file(&path).unwrap();
-    for command in [&["raise", "SEGV"][..], &["exit", "0"]] {
+    // An absent file given explicitly is created, with the death line or the
+    // exit explanation (the default, /dev/termination-log, never is: unit test).
+    for (command, end) in [
+        (&["raise", "SEGV"][..], ": killed by SIGSEGV\n"),
+        (
+            &["exit", "0"],
+            ": exiting with status 0: the workload exited with 0; 0 leftover process(es) got TERM, 0 process(es) needed KILL\n",
+        ),
+    ] {
+        fs::remove_file(&path).ok();
         let mut args = vec!["--termination-log", path.to_str().unwrap(), "--", "{w}"];
         args.extend(command);
         let out = run(How::Subreaper, &args);
         assert!(out.code.is_some(), "{}", out.stderr);
-        assert!(
-            !path.exists(),
-            "{command:?}: pidone created {}",
-            path.display()
-        );
+        let text = fs::read_to_string(&path).unwrap_or_default();
+        assert!(text.ends_with(end), "{command:?}: {text:?}");
     }
-    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    // Where it cannot be created, nothing is, and the exit is the same.
+    let nowhere = dir.path().join("missing").join("termination-log");
+    let args = [
+        "--termination-log",
+        nowhere.to_str().unwrap(),
+        "--",
+        "{w}",
+        "exit",
+        "3",
+    ];
+    let out = run(How::Subreaper, &args);
+    assert_eq!((out.code, out.stderr.as_str()), (Some(3), ""));
+    assert!(!nowhere.exists());
 }

@@ -105,7 +105,7 @@ fn uid_and_threads(status: &str) -> Option<(u32, u64)> {
 
 /// `pids cgroup /x: pids.current 5 of pids.max 5`, for the cgroup (pidone's or an
 /// ancestor's) whose limit is reached, else the nearest that has one.
-fn pids_limit() -> Option<String> {
+pub(super) fn pids_limit() -> Option<String> {
     let group = Cgroup::find("pids")?;
     let levels: Vec<(String, String, String)> = group
         .ancestry()

@@ -9,7 +9,8 @@
 //! - `cgroup`: which cgroup of a controller pidone is in, and its directory
 //!   (cgroup v1, v2, hybrid; /proc/self/cgroup and mountinfo).
 //! - `counters`: the OOM counters of that memory cgroup, read before the workload
-//!   starts and again when it dies.
+//!   starts and again when it dies; on v1, the forks failed at `pids.max`, read
+//!   when a main process ends and at exit (v1 does not notify them).
 //! - `death`: the death line, from the wait status and those counters.
 //! - `events`: limit events as they happen (memory and pids cgroups, through
 //!   inotify on v2 and an eventfd on v1), one line each.
@@ -29,7 +30,7 @@ mod text;
 pub mod top;
 
 pub use cgroup::Cgroup;
-pub use counters::MemoryCounters;
+pub use counters::{ForkFailures, MemoryCounters};
 pub use death::{Death, death, death_at};
 pub use events::Limits;
 pub use fork::fork_limits;

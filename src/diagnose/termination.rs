@@ -1,8 +1,9 @@
 //! Kubernetes' termination message: the kubelet shows what a container wrote to
 //! /dev/termination-log as why it ended; pidone writes its latest explanation there.
 //!
-//! Only into a file that is already there and writable: it never creates one, and
-//! looks at nothing until it has something to write.
+//! The default, /dev/termination-log, only when it is already there and
+//! writable (Kubernetes creates it); a path given with `--termination-log` is
+//! created when missing. It looks at nothing until it has something to write.
 
 use std::fs::OpenOptions;
 use std::io::Write as _;
@@ -18,14 +19,20 @@ const MAX: usize = 4096;
 pub struct TerminationLog {
     /// `None`: off.
     path: Option<PathBuf>,
+    /// Create the file when it is missing: a path the user chose.
+    create: bool,
     written: bool,
 }
 
 impl TerminationLog {
-    /// `None` turns it off.
+    /// `None` turns it off. A path other than the default is created when
+    /// missing (it was given explicitly); the default is written only when
+    /// there (where no kubelet made it, nobody reads it).
     pub fn new(path: Option<PathBuf>) -> Self {
+        let create = path.as_ref().is_some_and(|p| *p != Self::default_path());
         TerminationLog {
             path,
+            create,
             written: false,
         }
     }
@@ -36,8 +43,9 @@ impl TerminationLog {
     }
 
     /// Replaces the file's content with `line` and a newline, at most 4096 bytes in
-    /// all (cut at a character boundary). When the file is absent, not writable or
-    /// anything else fails, nothing happens. It never blocks: the open is
+    /// all (cut at a character boundary). When the file is absent (the default
+    /// path) or cannot be created (another), not writable or anything else
+    /// fails, nothing happens. It never blocks: the open is
     /// non-blocking (a FIFO with no reader fails with ENXIO), and the one write of
     /// at most PIPE_BUF bytes goes whole into a pipe or fails with EAGAIN.
     pub fn write(&mut self, line: &str) {
@@ -51,11 +59,13 @@ impl TerminationLog {
         let mut text = Vec::with_capacity(end + 1);
         text.extend_from_slice(&line.as_bytes()[..end]);
         text.push(b'\n');
-        // No O_CREAT: Kubernetes creates the file, or there is none to write.
-        // std adds O_CLOEXEC.
+        // No O_CREAT for the default: Kubernetes creates the file, or there is
+        // none to write. std adds O_CLOEXEC.
         let file = OpenOptions::new()
             .write(true)
             .truncate(true)
+            .create(self.create)
+            .mode(0o644)
             .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
             .open(path);
         if let Ok(mut file) = file
@@ -128,13 +138,25 @@ mod tests {
     }
 
     #[test]
-    fn an_absent_file_is_not_created() {
+    fn an_absent_file_given_explicitly_is_created() {
         let path = scratch("absent");
         let mut log = TerminationLog::new(Some(path.clone()));
         log.write("died");
-        assert!(!path.exists());
-        assert!(!log.written());
+        assert_eq!(fs::read_to_string(&path).unwrap(), "died\n");
+        assert!(log.written());
+        // In a directory that is not there, nothing is created and nothing fails.
+        let deeper = path.with_file_name("missing").join("termination-log");
+        let mut log = TerminationLog::new(Some(deeper.clone()));
+        log.write("died");
+        assert!(!deeper.exists() && !log.written());
         let _ = fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn the_default_path_is_never_created() {
+        let log = TerminationLog::new(Some(TerminationLog::default_path()));
+        assert!(!log.create && log.wanted());
+        assert!(TerminationLog::new(Some(scratch("other"))).create);
     }
 
     #[test]

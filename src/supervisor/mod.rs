@@ -125,6 +125,8 @@ pub struct Supervisor {
     relay: Option<Relay>,
     /// The memory and pids cgroups' events, watched from the first wakeup on.
     limits: Watch,
+    /// v1's failed forks, which no event tells (`diagnose::ForkFailures`).
+    forks: diagnose::ForkFailures,
     termination: TerminationLog,
     report: Report,
 }
@@ -159,6 +161,7 @@ impl Supervisor {
             none_left: false,
             relay,
             limits: Watch::NotYet,
+            forks: diagnose::ForkFailures::default(),
             termination: TerminationLog::new(None),
             report: Report::default(),
         };
@@ -219,6 +222,7 @@ impl Supervisor {
     fn exit(&mut self, code: i32) -> i32 {
         self.pump();
         self.tell_limits(true);
+        self.tell_forks("at exit");
         self.explain(code);
         code
     }
@@ -708,6 +712,17 @@ impl Supervisor {
                 main.pid,
                 reap::exit_code(status)
             ),
+        }
+        self.tell_forks(&format!("when {} ended", self.services[i].title()));
+    }
+
+    /// The forks that failed at pids.max since the last look (cgroup v1 does
+    /// not notify them): a warning line, and the termination message.
+    fn tell_forks(&mut self, when: &str) {
+        if let Some(line) = self.forks.tell(when) {
+            let line = format!("{}: {line}", diagnose::timestamp(SystemTime::now()));
+            warn!("{line}");
+            self.termination.write(&line);
         }
     }
 
